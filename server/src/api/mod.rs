@@ -1,0 +1,28 @@
+//! The gRPC faces: one module per service, each a thin adapter from the wire types to the engine
+//! and back. No detection or storage logic lives here.
+
+pub mod admin;
+
+use crate::error::ApiError;
+
+/// The default page size of list calls.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+/// The largest page size of list calls.
+pub const MAX_PAGE_SIZE: usize = 500;
+
+/// Checks a requested page size; 0 means the default.
+pub fn page_size(requested: i32, field: &str) -> Result<usize, ApiError> {
+    match usize::try_from(requested) {
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(size) if size <= MAX_PAGE_SIZE => Ok(size),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("must be between 0 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"),
+        )),
+    }
+}
+
+/// Turns an [`ApiError`] result into a gRPC result.
+pub fn reply<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, tonic::Status> {
+    result.map(tonic::Response::new).map_err(tonic::Status::from)
+}

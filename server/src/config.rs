@@ -1,0 +1,170 @@
+//! Server configuration: defaults, then a TOML file (`--config`), then `GATEHOUSE_*` environment
+//! variables, then command-line flags; each overrides the one before.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Where the gRPC port listens unless configured otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Where the HTTP port listens unless configured otherwise.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+/// Where data is kept unless configured otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./gatehouse-data";
+/// The file in the data dir that holds a generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Every environment variable the server reads, in one place: `GATEHOUSE_` + the upper-cased key.
+pub const ENV_KEYS: &[&str] = &[
+    "listen",
+    "http_listen",
+    "data_dir",
+    "admin_token",
+    "log_format",
+    "log_level",
+];
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// gRPC (and grpc-web) address.
+    pub listen: SocketAddr,
+    /// HTTP address: `/healthz` and the smart URL redirects.
+    pub http_listen: SocketAddr,
+    /// Folder of the embedded store.
+    pub data_dir: PathBuf,
+    /// The operator's admin token; generated into `<data_dir>/admin-token` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing` env-filter syntax (`info`, `gatehouse_server=debug`, ...).
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: parse_default(DEFAULT_LISTEN),
+            http_listen: parse_default(DEFAULT_HTTP_LISTEN),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            admin_token: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_string(),
+        }
+    }
+}
+
+fn parse_default(addr: &str) -> SocketAddr {
+    addr.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// What went wrong reading the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct ConfigOverrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--http-listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Reads the layers: defaults, `file`, `GATEHOUSE_*` variables, `overrides`.
+    pub fn load(file: Option<&std::path::Path>, overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist: check --config",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(
+                Env::prefixed("GATEHOUSE_")
+                    // Other GATEHOUSE_ variables (the CLI's, test harnesses') are not config.
+                    .filter(|key| ENV_KEYS.contains(&key.as_str())),
+            )
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|error| ConfigError(error.to_string()))?;
+        if let Some(token) = &config.admin_token {
+            if token.trim().len() < 16 {
+                return Err(ConfigError(
+                    "admin_token is shorter than 16 characters: use a long random token".into(),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    /// Where a generated admin token is kept.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.data_dir.join(ADMIN_TOKEN_FILE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_fixture_loads_and_flags_win() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-valid.toml");
+        let overrides = ConfigOverrides {
+            http_listen: Some("127.0.0.1:9999".parse().unwrap()),
+            ..Default::default()
+        };
+        let config = Config::load(Some(&path), &overrides).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:6000".parse().unwrap());
+        assert_eq!(config.http_listen, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_by_name() {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-unknown-key.toml");
+        let error = Config::load(Some(&path), &ConfigOverrides::default()).unwrap_err();
+        assert!(error.to_string().contains("listne"), "{error}");
+    }
+
+    #[test]
+    fn missing_file_is_refused() {
+        let error = Config::load(Some(std::path::Path::new("/nonexistent.toml")), &ConfigOverrides::default())
+            .unwrap_err();
+        assert!(error.to_string().contains("--config"));
+    }
+}

@@ -1,0 +1,204 @@
+//! Errors the services return, and their one mapping to gRPC status codes.
+//!
+//! Every refusal carries a stable [`ErrorReason`] in the `x-gatehouse-reason` metadata and a
+//! message that names the field or the fix. Internal failures are logged with their cause and
+//! answered with a generic message, so nothing about the server's insides leaks to callers.
+
+use tonic::{Code, Status, metadata::MetadataValue};
+
+use crate::store::StoreError;
+
+/// The metadata key that carries the [`ErrorReason`] of a refusal.
+pub const REASON_METADATA_KEY: &str = "x-gatehouse-reason";
+
+/// The stable, machine-readable reason of a refusal (mirrors `gatehouse.v1.ErrorReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReason {
+    /// Malformed request or invalid field.
+    InvalidRequest,
+    /// Missing, wrong or insufficient credentials.
+    Unauthorized,
+    /// The tenant's service or traffic is switched off.
+    PaymentRequired,
+    /// No such resource for this tenant.
+    NotFound,
+    /// Over the tenant's per-minute limit.
+    RateLimited,
+    /// The resource already exists.
+    Conflict,
+    /// A failure inside the server.
+    Internal,
+}
+
+impl ErrorReason {
+    /// The name sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::InvalidRequest => "INVALID_REQUEST",
+            ErrorReason::Unauthorized => "UNAUTHORIZED",
+            ErrorReason::PaymentRequired => "PAYMENT_REQUIRED",
+            ErrorReason::NotFound => "NOT_FOUND",
+            ErrorReason::RateLimited => "RATE_LIMITED",
+            ErrorReason::Conflict => "CONFLICT",
+            ErrorReason::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status the same refusal has on an HTTP surface.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorReason::InvalidRequest => 400,
+            ErrorReason::Unauthorized => 401,
+            ErrorReason::PaymentRequired => 402,
+            ErrorReason::NotFound => 404,
+            ErrorReason::Conflict => 409,
+            ErrorReason::RateLimited => 429,
+            ErrorReason::Internal => 500,
+        }
+    }
+}
+
+/// Why a call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A field is missing or invalid.
+    #[error("{field}: {problem}")]
+    InvalidArgument {
+        /// The field, as named in the proto (`settings.rate_limit_per_minute`).
+        field: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// No valid credential was sent.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The credential is valid but may not make this call.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The tenant's service or traffic is switched off.
+    #[error("{0}")]
+    PaymentRequired(String),
+    /// The resource does not exist for this tenant.
+    #[error("{0}")]
+    NotFound(String),
+    /// The resource already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// Over the per-minute limit.
+    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after_seconds}s")]
+    RateLimited {
+        /// The tenant's limit.
+        limit: u32,
+        /// Seconds until the window resets.
+        retry_after_seconds: u64,
+    },
+    /// The RPC is part of the contract but this server does not serve it yet.
+    #[error("{0} is not available in this server version yet")]
+    Unavailable(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Any other failure inside the server.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Shorthand for [`ApiError::InvalidArgument`].
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        ApiError::InvalidArgument {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The stable reason of this error.
+    pub fn reason(&self) -> ErrorReason {
+        match self {
+            ApiError::InvalidArgument { .. } => ErrorReason::InvalidRequest,
+            ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_) => {
+                ErrorReason::Unauthorized
+            }
+            ApiError::PaymentRequired(_) => ErrorReason::PaymentRequired,
+            ApiError::NotFound(_) => ErrorReason::NotFound,
+            ApiError::Conflict(_) => ErrorReason::Conflict,
+            ApiError::RateLimited { .. } => ErrorReason::RateLimited,
+            ApiError::Unavailable(_) | ApiError::Store(_) | ApiError::Internal(_) => {
+                ErrorReason::Internal
+            }
+        }
+    }
+
+    /// The gRPC status code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::InvalidArgument { .. } => Code::InvalidArgument,
+            ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::PermissionDenied(_) => Code::PermissionDenied,
+            ApiError::PaymentRequired(_) => Code::FailedPrecondition,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::Conflict(_) => Code::AlreadyExists,
+            ApiError::RateLimited { .. } => Code::ResourceExhausted,
+            ApiError::Unavailable(_) => Code::Unimplemented,
+            ApiError::Store(_) | ApiError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        let message = match &error {
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                tracing::error!(error = %error, "internal error");
+                "internal error; the server log has the details".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut status = Status::new(error.code(), message);
+        status.metadata_mut().insert(
+            REASON_METADATA_KEY,
+            MetadataValue::from_static(error.reason().as_str()),
+        );
+        status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_code_and_reason() {
+        let cases = [
+            (ApiError::invalid("name", "must not be empty"), Code::InvalidArgument, "INVALID_REQUEST"),
+            (ApiError::Unauthenticated("x".into()), Code::Unauthenticated, "UNAUTHORIZED"),
+            (ApiError::PermissionDenied("x".into()), Code::PermissionDenied, "UNAUTHORIZED"),
+            (ApiError::PaymentRequired("x".into()), Code::FailedPrecondition, "PAYMENT_REQUIRED"),
+            (ApiError::NotFound("x".into()), Code::NotFound, "NOT_FOUND"),
+            (ApiError::Conflict("x".into()), Code::AlreadyExists, "CONFLICT"),
+            (
+                ApiError::RateLimited { limit: 5, retry_after_seconds: 3 },
+                Code::ResourceExhausted,
+                "RATE_LIMITED",
+            ),
+            (ApiError::Internal("boom".into()), Code::Internal, "INTERNAL"),
+        ];
+        for (error, code, reason) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code);
+            assert_eq!(status.metadata().get(REASON_METADATA_KEY).unwrap(), reason);
+        }
+    }
+
+    #[test]
+    fn internal_details_do_not_leak() {
+        let status = Status::from(ApiError::Internal("secret path /var/x".into()));
+        assert!(!status.message().contains("/var/x"));
+    }
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let status = Status::from(ApiError::invalid("settings.retention_days", "must be 1-3650"));
+        assert_eq!(status.message(), "settings.retention_days: must be 1-3650");
+    }
+}

@@ -1,0 +1,214 @@
+//! `gatehouse serve`: opens the store, and serves gRPC (with grpc-web, health and reflection) and
+//! HTTP until SIGINT or SIGTERM, then flushes the store.
+
+use std::{io::Write, path::Path, sync::Arc};
+
+use gatehouse_proto::v1::admin_service_server::AdminServiceServer;
+use tokio::{net::TcpListener, sync::watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tower_http::cors::CorsLayer;
+
+use crate::{
+    api::admin::AdminApi,
+    auth::{Gate, GateLayer},
+    config::Config,
+    store::{SledStore, Store},
+    tenancy::{Tenancy, generate_admin_token},
+};
+
+/// What can stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A port could not be bound, or a file could not be written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let context = context.into();
+    move |source| ServeError::Io { context, source }
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(io_error(format!(
+        "cannot create the data dir {}",
+        config.data_dir.display()
+    )))?;
+    let store = SledStore::open(&config.data_dir)?;
+    let admin_token = resolve_admin_token(&config)?;
+    let shared_store: Arc<dyn Store> = Arc::new(store.clone());
+    let tenancy = Tenancy::new(shared_store);
+    let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<AdminServiceServer<AdminApi>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gatehouse_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // Python's grpcio-reflection speaks only v1alpha.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(gatehouse_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let grpc_listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(io_error(format!("cannot listen on {} (--listen)", config.listen)))?;
+    let http_listener = TcpListener::bind(config.http_listen)
+        .await
+        .map_err(io_error(format!(
+            "cannot listen on {} (--http-listen)",
+            config.http_listen
+        )))?;
+    tracing::info!(
+        grpc = %local_addr(&grpc_listener),
+        http = %local_addr(&http_listener),
+        data_dir = %config.data_dir.display(),
+        "gatehouse is serving"
+    );
+
+    let (stop_sender, stop) = watch::channel(false);
+    let grpc = Server::builder()
+        .accept_http1(true)
+        .layer(cors())
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(GateLayer::new(gate))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AdminServiceServer::new(AdminApi::new(tenancy)))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(grpc_listener),
+            wait_for_stop(stop.clone()),
+        );
+    let http = axum::serve(http_listener, crate::http::router())
+        .with_graceful_shutdown(wait_for_stop(stop));
+    let signals = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_sender.send(true);
+    };
+    let (grpc_result, http_result, ()) = tokio::join!(grpc, http, signals);
+    grpc_result?;
+    http_result.map_err(io_error("HTTP server failed"))?;
+    store.flush()?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+/// CORS for grpc-web. Calls authenticate with an API key header, never cookies, so no
+/// credentials are allowed; per-tenant origin lists come with the browser SDK.
+fn cors() -> CorsLayer {
+    const EXPOSED: [&str; 6] = [
+        "grpc-status",
+        "grpc-message",
+        "x-gatehouse-reason",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ];
+    CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([http::Method::POST])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers(EXPOSED.map(http::HeaderName::from_static))
+}
+
+fn local_addr(listener: &TcpListener) -> String {
+    listener
+        .local_addr()
+        .map(|addr| addr.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// The admin token: from the configuration, else from `<data-dir>/admin-token`, else a new one
+/// written there with mode 0600. The token itself is never logged.
+fn resolve_admin_token(config: &Config) -> Result<String, ServeError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.trim().to_string());
+    }
+    let path = config.admin_token_path();
+    if path.is_file() {
+        let token = std::fs::read_to_string(&path)
+            .map_err(io_error(format!("cannot read {}", path.display())))?;
+        let token = token.trim().to_string();
+        if !token.is_empty() {
+            tracing::info!(path = %path.display(), "admin token read from file");
+            return Ok(token);
+        }
+    }
+    let token = generate_admin_token();
+    write_private_file(&path, &token)?;
+    tracing::info!(
+        path = %path.display(),
+        "generated an admin token; the CLI reads it from this file (or set GATEHOUSE_ADMIN_TOKEN)"
+    );
+    Ok(token)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> Result<(), ServeError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(io_error(format!("cannot write {}", path.display())))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(format!("cannot write {}", path.display())))
+}

@@ -1,0 +1,195 @@
+//! Storage: a small trait over a key-value store, and its sled implementation.
+//!
+//! Every record lives in a [`Keyspace`]; keys of tenant-owned records start with the tenant id and
+//! a separator (see [`tenant_key`]), so one tenant's scans can never reach another's records.
+//! Writes become durable only after [`Store::durable`] resolves: callers acknowledge a write to a
+//! client only then. Concurrent callers share one flush (group commit).
+
+mod group_commit;
+mod sled_store;
+
+use std::{future::Future, pin::Pin};
+
+pub use sled_store::SledStore;
+
+/// The kinds of records Gatehouse keeps; one sled tree each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Keyspace {
+    /// Tenants by tenant id.
+    Tenants,
+    /// API keys by `tenant id / key id`.
+    ApiKeys,
+    /// API key ids by the SHA-256 of the key, for authentication.
+    ApiKeyHashes,
+    /// Server-wide metadata (format version, ...).
+    Meta,
+}
+
+impl Keyspace {
+    /// Every keyspace, in a fixed order.
+    pub const ALL: [Keyspace; 4] = [
+        Keyspace::Tenants,
+        Keyspace::ApiKeys,
+        Keyspace::ApiKeyHashes,
+        Keyspace::Meta,
+    ];
+
+    /// The name of the tree on disk; stable, never rename.
+    pub fn tree_name(self) -> &'static str {
+        match self {
+            Keyspace::Tenants => "tenants",
+            Keyspace::ApiKeys => "api_keys",
+            Keyspace::ApiKeyHashes => "api_key_hashes",
+            Keyspace::Meta => "meta",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|space| *space == self)
+            .unwrap_or_default()
+    }
+}
+
+/// Separates the tenant id from the rest of a key. Tenant ids never contain it.
+pub const TENANT_SEPARATOR: u8 = b'/';
+
+/// Builds the key of a tenant-owned record: `tenant_id / rest`.
+pub fn tenant_key(tenant_id: &str, rest: &[u8]) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant_id);
+    key.extend_from_slice(rest);
+    key
+}
+
+/// The prefix of every key a tenant owns in a keyspace.
+pub fn tenant_prefix(tenant_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tenant_id.len() + 1);
+    key.extend_from_slice(tenant_id.as_bytes());
+    key.push(TENANT_SEPARATOR);
+    key
+}
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("storage failed: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded; the data on disk is not what this version expects.
+    #[error("stored record in {keyspace} is corrupt: {detail}")]
+    Corrupt {
+        /// The tree the record is in.
+        keyspace: &'static str,
+        /// What the decoder said.
+        detail: String,
+    },
+    /// The store is shutting down and takes no more writes.
+    #[error("storage is shutting down")]
+    Closed,
+}
+
+/// One write of a [`WriteBatch`].
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Insert or replace a value.
+    Put {
+        /// Where.
+        space: Keyspace,
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove a key, if present.
+    Delete {
+        /// Where.
+        space: Keyspace,
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+/// Writes applied all together or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an insert.
+    pub fn put(&mut self, space: Keyspace, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Put {
+            space,
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+
+    /// Adds a removal.
+    pub fn delete(&mut self, space: Keyspace, key: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::Delete {
+            space,
+            key: key.into(),
+        });
+    }
+
+    /// The writes, in order.
+    pub fn ops(&self) -> &[WriteOp] {
+        &self.ops
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A boxed future, so that the trait stays object-safe.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The storage the engine and the services use. Implementations must be safe to share between
+/// threads; reads and writes are synchronous and fast (in memory or page cache), durability is
+/// awaited separately with [`Store::durable`].
+pub trait Store: Send + Sync + 'static {
+    /// Reads one value.
+    fn get(&self, space: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads up to `limit` entries whose keys start with `prefix`, in key order, starting after
+    /// `start_after` when given.
+    fn scan_prefix(
+        &self,
+        space: Keyspace,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Applies a batch atomically: after a crash either all of it is there or none.
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Resolves once every write applied before the call is on disk. Concurrent callers share
+    /// one flush.
+    fn durable(&self) -> StoreFuture<'_, ()>;
+}
+
+/// Encodes a record for the store.
+pub fn encode<T: serde::Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(|error| StoreError::Backend(error.to_string()))
+}
+
+/// Decodes a record read from `space`.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    space: Keyspace,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+        keyspace: space.tree_name(),
+        detail: error.to_string(),
+    })
+}
