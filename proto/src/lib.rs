@@ -13,5 +13,4 @@ pub mod v1 {
 }
 
 /// The encoded `FileDescriptorSet` of every Gatehouse service, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    tonic::include_file_descriptor_set!("gatehouse_descriptor");
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gatehouse_descriptor");

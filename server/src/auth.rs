@@ -55,7 +55,8 @@ impl Caller {
         match self {
             Caller::Tenant { tenant, .. } => Ok(tenant),
             Caller::Operator => Err(ApiError::PermissionDenied(
-                "this call acts for a tenant: send the tenant's API key, not the admin token".into(),
+                "this call acts for a tenant: send the tenant's API key, not the admin token"
+                    .into(),
             )),
         }
     }
@@ -305,7 +306,11 @@ fn credential(headers: &HeaderMap) -> Result<&str, ApiError> {
     };
     if let Some(value) = headers.get("x-api-key") {
         let key = value.to_str().map_err(|_| missing())?.trim();
-        return if key.is_empty() { Err(missing()) } else { Ok(key) };
+        return if key.is_empty() {
+            Err(missing())
+        } else {
+            Ok(key)
+        };
     }
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| missing())?.trim();
@@ -314,11 +319,13 @@ fn credential(headers: &HeaderMap) -> Result<&str, ApiError> {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::Unauthenticated(
-                    "authorization metadata must be `Bearer <key>`".into(),
-                )
+                ApiError::Unauthenticated("authorization metadata must be `Bearer <key>`".into())
             })?;
-        return if key.is_empty() { Err(missing()) } else { Ok(key) };
+        return if key.is_empty() {
+            Err(missing())
+        } else {
+            Ok(key)
+        };
     }
     Err(missing())
 }
@@ -327,7 +334,10 @@ fn credential(headers: &HeaderMap) -> Result<&str, ApiError> {
 pub fn write_rate_headers(headers: &mut HeaderMap, rate: &RateDecision) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(rate.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(rate.reset_unix_seconds));
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(rate.reset_unix_seconds),
+    );
 }
 
 /// The tower layer that puts a [`Gate`] in front of the gRPC services.

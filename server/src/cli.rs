@@ -70,7 +70,11 @@ impl ServeArgs {
 #[derive(Debug, Args)]
 pub struct Connection {
     /// The server's gRPC address.
-    #[arg(long, env = "GATEHOUSE_SERVER", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "GATEHOUSE_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub server: String,
     /// The admin token [default: $GATEHOUSE_ADMIN_TOKEN, else the file admin-token in --data-dir].
     #[arg(long, env = "GATEHOUSE_ADMIN_TOKEN", hide_env_values = true)]
@@ -180,7 +184,13 @@ pub enum CliError {
 
 async fn admin_client(
     connection: &Connection,
-) -> Result<(AdminServiceClient<Channel>, MetadataValue<tonic::metadata::Ascii>), CliError> {
+) -> Result<
+    (
+        AdminServiceClient<Channel>,
+        MetadataValue<tonic::metadata::Ascii>,
+    ),
+    CliError,
+> {
     let token = match &connection.admin_token {
         Some(token) => token.trim().to_string(),
         None => {
@@ -248,7 +258,10 @@ pub async fn run_tenant(command: TenantCommand) -> Result<(), CliError> {
                 ..Default::default()
             });
             let created = client
-                .create_tenant(authorized(pb::CreateTenantRequest { name, settings }, &token))
+                .create_tenant(authorized(
+                    pb::CreateTenantRequest { name, settings },
+                    &token,
+                ))
                 .await?
                 .into_inner();
             if let Some(tenant) = &created.tenant {
@@ -345,7 +358,10 @@ pub async fn run_key(command: KeyCommand) -> Result<(), CliError> {
         KeyCommand::List { tenant, connection } => {
             let (mut client, token) = admin_client(&connection).await?;
             let keys = client
-                .list_keys(authorized(pb::ListKeysRequest { tenant_id: tenant }, &token))
+                .list_keys(authorized(
+                    pb::ListKeysRequest { tenant_id: tenant },
+                    &token,
+                ))
                 .await?
                 .into_inner();
             for (index, key) in keys.keys.iter().enumerate() {

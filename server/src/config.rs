@@ -100,7 +100,10 @@ pub struct ConfigOverrides {
 
 impl Config {
     /// Reads the layers: defaults, `file`, `GATEHOUSE_*` variables, `overrides`.
-    pub fn load(file: Option<&std::path::Path>, overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        overrides: &ConfigOverrides,
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.is_file() {
@@ -115,7 +118,7 @@ impl Config {
             .merge(
                 Env::prefixed("GATEHOUSE_")
                     // Other GATEHOUSE_ variables (the CLI's, test harnesses') are not config.
-                    .filter(|key| ENV_KEYS.contains(&key.as_str())),
+                    .filter(|key| ENV_KEYS.contains(&key.as_str().to_ascii_lowercase().as_str())),
             )
             .merge(Serialized::globals(overrides))
             .extract()
@@ -142,7 +145,8 @@ mod tests {
 
     #[test]
     fn valid_fixture_loads_and_flags_win() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-valid.toml");
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-valid.toml");
         let overrides = ConfigOverrides {
             http_listen: Some("127.0.0.1:9999".parse().unwrap()),
             ..Default::default()
@@ -155,16 +159,19 @@ mod tests {
 
     #[test]
     fn unknown_key_is_refused_by_name() {
-        let path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config-unknown-key.toml");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/config-unknown-key.toml");
         let error = Config::load(Some(&path), &ConfigOverrides::default()).unwrap_err();
         assert!(error.to_string().contains("listne"), "{error}");
     }
 
     #[test]
     fn missing_file_is_refused() {
-        let error = Config::load(Some(std::path::Path::new("/nonexistent.toml")), &ConfigOverrides::default())
-            .unwrap_err();
+        let error = Config::load(
+            Some(std::path::Path::new("/nonexistent.toml")),
+            &ConfigOverrides::default(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("--config"));
     }
 }

@@ -85,7 +85,9 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// Over the per-minute limit.
-    #[error("rate limit of {limit} requests per minute exceeded; retry after {retry_after_seconds}s")]
+    #[error(
+        "rate limit of {limit} requests per minute exceeded; retry after {retry_after_seconds}s"
+    )]
     RateLimited {
         /// The tenant's limit.
         limit: u32,
@@ -170,18 +172,45 @@ mod tests {
     #[test]
     fn every_error_maps_to_its_code_and_reason() {
         let cases = [
-            (ApiError::invalid("name", "must not be empty"), Code::InvalidArgument, "INVALID_REQUEST"),
-            (ApiError::Unauthenticated("x".into()), Code::Unauthenticated, "UNAUTHORIZED"),
-            (ApiError::PermissionDenied("x".into()), Code::PermissionDenied, "UNAUTHORIZED"),
-            (ApiError::PaymentRequired("x".into()), Code::FailedPrecondition, "PAYMENT_REQUIRED"),
-            (ApiError::NotFound("x".into()), Code::NotFound, "NOT_FOUND"),
-            (ApiError::Conflict("x".into()), Code::AlreadyExists, "CONFLICT"),
             (
-                ApiError::RateLimited { limit: 5, retry_after_seconds: 3 },
+                ApiError::invalid("name", "must not be empty"),
+                Code::InvalidArgument,
+                "INVALID_REQUEST",
+            ),
+            (
+                ApiError::Unauthenticated("x".into()),
+                Code::Unauthenticated,
+                "UNAUTHORIZED",
+            ),
+            (
+                ApiError::PermissionDenied("x".into()),
+                Code::PermissionDenied,
+                "UNAUTHORIZED",
+            ),
+            (
+                ApiError::PaymentRequired("x".into()),
+                Code::FailedPrecondition,
+                "PAYMENT_REQUIRED",
+            ),
+            (ApiError::NotFound("x".into()), Code::NotFound, "NOT_FOUND"),
+            (
+                ApiError::Conflict("x".into()),
+                Code::AlreadyExists,
+                "CONFLICT",
+            ),
+            (
+                ApiError::RateLimited {
+                    limit: 5,
+                    retry_after_seconds: 3,
+                },
                 Code::ResourceExhausted,
                 "RATE_LIMITED",
             ),
-            (ApiError::Internal("boom".into()), Code::Internal, "INTERNAL"),
+            (
+                ApiError::Internal("boom".into()),
+                Code::Internal,
+                "INTERNAL",
+            ),
         ];
         for (error, code, reason) in cases {
             let status = Status::from(error);
@@ -198,7 +227,10 @@ mod tests {
 
     #[test]
     fn invalid_argument_names_the_field() {
-        let status = Status::from(ApiError::invalid("settings.retention_days", "must be 1-3650"));
+        let status = Status::from(ApiError::invalid(
+            "settings.retention_days",
+            "must be 1-3650",
+        ));
         assert_eq!(status.message(), "settings.retention_days: must be 1-3650");
     }
 }

@@ -30,7 +30,9 @@ async fn main() -> ExitCode {
         Command::Serve(args) => match Config::load(args.config.as_deref(), &args.overrides()) {
             Ok(config) => {
                 init_logs(config.log_format, &config.log_level);
-                server::serve(config).await.map_err(|error| error.to_string())
+                server::serve(config)
+                    .await
+                    .map_err(|error| error.to_string())
             }
             Err(error) => Err(error.to_string()),
         },

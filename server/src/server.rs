@@ -17,6 +17,9 @@ use crate::{
     tenancy::{Tenancy, generate_admin_token},
 };
 
+/// How long shutdown waits for requests in flight and open connections.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -72,7 +75,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     let grpc_listener = TcpListener::bind(config.listen)
         .await
-        .map_err(io_error(format!("cannot listen on {} (--listen)", config.listen)))?;
+        .map_err(io_error(format!(
+            "cannot listen on {} (--listen)",
+            config.listen
+        )))?;
     let http_listener = TcpListener::bind(config.http_listen)
         .await
         .map_err(io_error(format!(
@@ -102,14 +108,27 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         );
     let http = axum::serve(http_listener, crate::http::router())
         .with_graceful_shutdown(wait_for_stop(stop));
-    let signals = async move {
+    let servers = async { tokio::join!(grpc, http) };
+    tokio::pin!(servers);
+    let stopping = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_sender.send(true);
+        // Idle clients may keep connections open forever; do not wait for them past the grace.
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    let (grpc_result, http_result, ()) = tokio::join!(grpc, http, signals);
-    grpc_result?;
-    http_result.map_err(io_error("HTTP server failed"))?;
+    tokio::select! {
+        (grpc_result, http_result) = &mut servers => {
+            grpc_result?;
+            http_result.map_err(io_error("HTTP server failed"))?;
+        }
+        () = stopping => {
+            tracing::warn!(
+                grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                "connections still open after the shutdown grace; closing them"
+            );
+        }
+    }
     store.flush()?;
     tracing::info!("store flushed; bye");
     Ok(())
@@ -152,15 +171,16 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -1,1 +1,13 @@
+//! End-to-end tests: each starts the real `gatehouse` binary on free ports with its own temporary
+//! data dir and talks to it over the wire, as users do.
 
+// A failed assumption in a test should fail loudly, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod harness;
+
+mod admin;
+mod durability;
+mod rate_limit;
+mod sdk_client;
+mod transport;

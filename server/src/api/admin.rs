@@ -125,7 +125,10 @@ impl AdminApi {
     ) -> Result<pb::RevokeKeyResponse, ApiError> {
         let tenant_id = TenantId::parse(&request.tenant_id, "tenant_id")?;
         if request.key_id.is_empty() {
-            return Err(ApiError::invalid("key_id", "is required: give the key's id (key_...)"));
+            return Err(ApiError::invalid(
+                "key_id",
+                "is required: give the key's id (key_...)",
+            ));
         }
         let record = self.tenancy.revoke_key(&tenant_id, &request.key_id).await?;
         tracing::info!(tenant_id = %tenant_id, key_id = %record.key_id, "api key revoked");
@@ -487,7 +490,11 @@ mod tests {
             let error = apply_settings(&mut settings, &changes, true).unwrap_err();
             assert!(error.to_string().starts_with(field), "{error}");
         }
-        assert_eq!(settings, TenantSettings::default(), "a refused change changes nothing");
+        assert_eq!(
+            settings,
+            TenantSettings::default(),
+            "a refused change changes nothing"
+        );
     }
 
     #[test]

@@ -24,5 +24,7 @@ pub fn page_size(requested: i32, field: &str) -> Result<usize, ApiError> {
 
 /// Turns an [`ApiError`] result into a gRPC result.
 pub fn reply<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, tonic::Status> {
-    result.map(tonic::Response::new).map_err(tonic::Status::from)
+    result
+        .map(tonic::Response::new)
+        .map_err(tonic::Status::from)
 }

@@ -47,9 +47,7 @@ impl GroupCommit {
     /// Waits until a flush that started after this call has finished.
     pub(crate) async fn wait_durable(&self) -> Result<(), StoreError> {
         let (waiter, answer) = oneshot::channel();
-        self.requests
-            .send(waiter)
-            .map_err(|_| StoreError::Closed)?;
+        self.requests.send(waiter).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }

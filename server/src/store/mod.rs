@@ -150,6 +150,9 @@ impl WriteBatch {
     }
 }
 
+/// A key and its value, as read from the store.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// A boxed future, so that the trait stays object-safe.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -168,7 +171,7 @@ pub trait Store: Send + Sync + 'static {
         prefix: &[u8],
         start_after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<Entry>, StoreError>;
 
     /// Applies a batch atomically: after a crash either all of it is there or none.
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;

@@ -5,7 +5,7 @@ use std::path::Path;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
-    Keyspace, Store, StoreError, StoreFuture, WriteBatch, WriteOp, group_commit::GroupCommit,
+    Entry, Keyspace, Store, StoreError, StoreFuture, WriteBatch, WriteOp, group_commit::GroupCommit,
 };
 
 /// [`Store`] over sled 0.34.
@@ -72,7 +72,7 @@ impl Store for SledStore {
         prefix: &[u8],
         start_after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let tree = self.tree(space);
         let mut out = Vec::new();
         let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
@@ -81,13 +81,10 @@ impl Store for SledStore {
                     let mut start = after.to_vec();
                     // The smallest key greater than `after`.
                     start.push(0);
-                    Box::new(
-                        tree.range(start..)
-                            .take_while(|item| match item {
-                                Ok((key, _)) => key.starts_with(prefix),
-                                Err(_) => true,
-                            }),
-                    )
+                    Box::new(tree.range(start..).take_while(|item| match item {
+                        Ok((key, _)) => key.starts_with(prefix),
+                        Err(_) => true,
+                    }))
                 }
                 _ => Box::new(tree.scan_prefix(prefix)),
             };
@@ -114,20 +111,19 @@ impl Store for SledStore {
         }
         let trees: Vec<&sled::Tree> = spaces.iter().map(|space| self.tree(*space)).collect();
         let position = |space: &Keyspace| spaces.iter().position(|s| s == space).unwrap_or(0);
-        let outcome: Result<(), TransactionError<()>> =
-            trees.as_slice().transaction(|views| {
-                for op in batch.ops() {
-                    match op {
-                        WriteOp::Put { space, key, value } => {
-                            views[position(space)].insert(key.as_slice(), value.as_slice())?;
-                        }
-                        WriteOp::Delete { space, key } => {
-                            views[position(space)].remove(key.as_slice())?;
-                        }
+        let outcome: Result<(), TransactionError<()>> = trees.as_slice().transaction(|views| {
+            for op in batch.ops() {
+                match op {
+                    WriteOp::Put { space, key, value } => {
+                        views[position(space)].insert(key.as_slice(), value.as_slice())?;
+                    }
+                    WriteOp::Delete { space, key } => {
+                        views[position(space)].remove(key.as_slice())?;
                     }
                 }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
         outcome.map_err(|error| match error {
             TransactionError::Storage(error) => StoreError::from(error),
             TransactionError::Abort(()) => StoreError::Backend("write batch aborted".into()),
@@ -151,16 +147,37 @@ mod tests {
             let store = SledStore::open(dir.path()).unwrap();
             let mut batch = WriteBatch::new();
             batch.put(Keyspace::Tenants, b"tn_a".to_vec(), b"{}".to_vec());
-            batch.put(Keyspace::ApiKeys, tenant_key("tn_a", b"key_1"), b"1".to_vec());
+            batch.put(
+                Keyspace::ApiKeys,
+                tenant_key("tn_a", b"key_1"),
+                b"1".to_vec(),
+            );
             store.apply(batch).unwrap();
             store.durable().await.unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.get(Keyspace::Tenants, b"tn_a").unwrap().unwrap(), b"{}");
+        // The group-commit task holds the database until it sees the channel close.
+        let store = reopen(dir.path()).await;
         assert_eq!(
-            store.get(Keyspace::ApiKeys, &tenant_key("tn_a", b"key_1")).unwrap().unwrap(),
+            store.get(Keyspace::Tenants, b"tn_a").unwrap().unwrap(),
+            b"{}"
+        );
+        assert_eq!(
+            store
+                .get(Keyspace::ApiKeys, &tenant_key("tn_a", b"key_1"))
+                .unwrap()
+                .unwrap(),
             b"1"
         );
+    }
+
+    async fn reopen(dir: &Path) -> SledStore {
+        for _ in 0..500 {
+            match SledStore::open(dir) {
+                Ok(store) => return store,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+        panic!("the store was never released");
     }
 
     #[tokio::test]
@@ -170,14 +187,22 @@ mod tests {
         let mut batch = WriteBatch::new();
         for tenant in ["tn_a", "tn_ab", "tn_b"] {
             for n in 0..3u8 {
-                batch.put(Keyspace::ApiKeys, tenant_key(tenant, &[b'k', b'0' + n]), vec![n]);
+                batch.put(
+                    Keyspace::ApiKeys,
+                    tenant_key(tenant, &[b'k', b'0' + n]),
+                    vec![n],
+                );
             }
         }
         store.apply(batch).unwrap();
         let prefix = crate::store::tenant_prefix("tn_a");
-        let all = store.scan_prefix(Keyspace::ApiKeys, &prefix, None, 100).unwrap();
+        let all = store
+            .scan_prefix(Keyspace::ApiKeys, &prefix, None, 100)
+            .unwrap();
         assert_eq!(all.len(), 3, "tn_ab must not leak into tn_a's scan");
-        let first = store.scan_prefix(Keyspace::ApiKeys, &prefix, None, 2).unwrap();
+        let first = store
+            .scan_prefix(Keyspace::ApiKeys, &prefix, None, 2)
+            .unwrap();
         let rest = store
             .scan_prefix(Keyspace::ApiKeys, &prefix, Some(&first[1].0), 2)
             .unwrap();

@@ -33,11 +33,16 @@ impl TenantId {
     pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
         let valid = raw.len() == 19
             && raw.starts_with("tn_")
-            && raw[3..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+            && raw[3..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if valid {
             Ok(Self(raw.to_string()))
         } else if raw.is_empty() {
-            Err(ApiError::invalid(field, "is required: give the tenant id (tn_...)"))
+            Err(ApiError::invalid(
+                field,
+                "is required: give the tenant id (tn_...)",
+            ))
         } else {
             Err(ApiError::invalid(
                 field,
@@ -127,7 +132,10 @@ impl Tenancy {
     pub fn validate_name(raw: &str, field: &str) -> Result<String, ApiError> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err(ApiError::invalid(field, "is required: give the tenant a name"));
+            return Err(ApiError::invalid(
+                field,
+                "is required: give the tenant a name",
+            ));
         }
         if name.chars().count() > MAX_TENANT_NAME_CHARS {
             return Err(ApiError::invalid(
@@ -136,7 +144,10 @@ impl Tenancy {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(ApiError::invalid(field, "must not contain control characters"));
+            return Err(ApiError::invalid(
+                field,
+                "must not contain control characters",
+            ));
         }
         Ok(name.to_string())
     }
@@ -250,11 +261,16 @@ impl Tenancy {
     ) -> Result<ApiKeyRecord, ApiError> {
         let mut record = self
             .store
-            .get(Keyspace::ApiKeys, &tenant_key(tenant_id.as_str(), key_id.as_bytes()))?
+            .get(
+                Keyspace::ApiKeys,
+                &tenant_key(tenant_id.as_str(), key_id.as_bytes()),
+            )?
             .map(|bytes| decode::<ApiKeyRecord>(Keyspace::ApiKeys, &bytes))
             .transpose()?
             .ok_or_else(|| {
-                ApiError::NotFound(format!("key {key_id} does not exist for tenant {tenant_id}"))
+                ApiError::NotFound(format!(
+                    "key {key_id} does not exist for tenant {tenant_id}"
+                ))
             })?;
         if record.revoked_ms.is_none() {
             record.revoked_ms = Some(now_ms());
@@ -290,11 +306,9 @@ impl Tenancy {
             return Ok(None);
         };
         let record: ApiKeyRecord = decode(Keyspace::ApiKeys, &bytes)?;
-        let stored = hex::decode(&record.hash).ok().and_then(|raw| {
-            <[u8; 32]>::try_from(raw.as_slice())
-                .ok()
-                .map(KeyHash)
-        });
+        let stored = hex::decode(&record.hash)
+            .ok()
+            .and_then(|raw| <[u8; 32]>::try_from(raw.as_slice()).ok().map(KeyHash));
         let Some(stored) = stored else {
             return Err(StoreError::Corrupt {
                 keyspace: Keyspace::ApiKeys.tree_name(),
@@ -359,7 +373,11 @@ mod tests {
         assert_eq!(owner.tenant.id, tenant.id);
         assert_eq!(owner.kind, KeyKind::Secret);
         assert_eq!(
-            tenancy.authenticate(&publishable.key).unwrap().unwrap().kind,
+            tenancy
+                .authenticate(&publishable.key)
+                .unwrap()
+                .unwrap()
+                .kind,
             KeyKind::Publishable
         );
         assert!(tenancy.authenticate("sk_wrong").unwrap().is_none());
@@ -403,7 +421,14 @@ mod tests {
     #[test]
     fn tenant_ids_are_checked() {
         assert!(TenantId::parse(TenantId::generate().as_str(), "tenant_id").is_ok());
-        for bad in ["", "tn_", "tn_XYZ", "tn_0123456789abcdeg", "../etc/passwd", "tn_0123456789abcdef/x"] {
+        for bad in [
+            "",
+            "tn_",
+            "tn_XYZ",
+            "tn_0123456789abcdeg",
+            "../etc/passwd",
+            "tn_0123456789abcdef/x",
+        ] {
             let error = TenantId::parse(bad, "tenant_id").unwrap_err();
             assert!(error.to_string().starts_with("tenant_id: "), "{error}");
         }

@@ -88,12 +88,19 @@ mod tests {
             let decision = limiter.check_at("tn_a", 3, t0);
             assert!(decision.allowed);
             assert_eq!(decision.remaining, expected_remaining);
-            assert_eq!(decision.reset_unix_seconds, 1_700_000_040 - 1_700_000_040 % 60 + 60);
+            // 1_700_000_040 is on a minute boundary, so the window ends 60 s later.
+            assert_eq!(decision.reset_unix_seconds, 1_700_000_100);
         }
         let refused = limiter.check_at("tn_a", 3, t0 + 1);
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
-        assert!(limiter.check_at("tn_b", 3, t0).allowed, "another tenant has its own window");
-        assert!(limiter.check_at("tn_a", 3, t0 + 60).allowed, "a new minute starts afresh");
+        assert!(
+            limiter.check_at("tn_b", 3, t0).allowed,
+            "another tenant has its own window"
+        );
+        assert!(
+            limiter.check_at("tn_a", 3, t0 + 60).allowed,
+            "a new minute starts afresh"
+        );
     }
 }
