@@ -16,7 +16,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
 step "proto lint (buf, from the npm registry)"
-npm ci --no-audit --no-fund --loglevel=error
+# `npm ci` trips over buf's per-platform optional packages with npm 11; install honours the lock.
+npm install --no-audit --no-fund --loglevel=error
 npx --no-install buf lint
 
 step "cargo fmt"
