@@ -15,10 +15,23 @@ step "toolchain"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo --version
 
-step "proto lint (buf, from the npm registry)"
+step "npm tools and corpora (buf; user-agent corpora for the quality tests)"
 # `npm ci` trips over buf's per-platform optional packages with npm 11; install honours the lock.
 npm install --no-audit --no-fund --loglevel=error
+
+step "proto lint"
 npx --no-install buf lint
+
+step "test data"
+# MaxMind's test databases (from the maxminddb PyPI sdist) and small flat-schema fixtures.
+bash scripts/fetch-test-mmdb.sh
+# Attack word lists for the threat-URL detection test, from Debian's wfuzz and dirb packages.
+if [ ! -d /usr/share/wfuzz/wordlist ] || [ ! -d /usr/share/dirb/wordlists ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wfuzz dirb >/dev/null
+fi
 
 step "cargo fmt"
 cargo fmt --all -- --check

@@ -52,6 +52,15 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// MaxMind-format City database.
+    #[arg(long, value_name = "FILE")]
+    pub geoip_city_db: Option<PathBuf>,
+    /// MaxMind-format ASN database.
+    #[arg(long, value_name = "FILE")]
+    pub geoip_asn_db: Option<PathBuf>,
+    /// Folder of IP list files.
+    #[arg(long, value_name = "DIR")]
+    pub ip_lists_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -62,6 +71,9 @@ impl ServeArgs {
             http_listen: self.http_listen,
             data_dir: self.data_dir.clone(),
             log_format: self.log_format,
+            geoip_city_db: self.geoip_city_db.clone(),
+            geoip_asn_db: self.geoip_asn_db.clone(),
+            ip_lists_dir: self.ip_lists_dir.clone(),
         }
     }
 }

@@ -26,7 +26,24 @@ pub const ENV_KEYS: &[&str] = &[
     "admin_token",
     "log_format",
     "log_level",
+    "geoip_city_db",
+    "geoip_asn_db",
+    "geoip_isp_db",
+    "ip_lists_dir",
+    "ip_lists_reload_seconds",
+    "hostname_patterns_file",
+    "rdns_enabled",
+    "rdns_timeout_ms",
+    "rdns_nameservers",
+    "rdns_cache_entries",
 ];
+
+/// How often the IP list folder is checked for changes, in seconds.
+pub const DEFAULT_IP_LISTS_RELOAD_SECONDS: u64 = 5;
+/// The hard limit of one reverse-DNS lookup, in milliseconds.
+pub const DEFAULT_RDNS_TIMEOUT_MS: u64 = 300;
+/// How many reverse-DNS answers are cached.
+pub const DEFAULT_RDNS_CACHE_ENTRIES: u64 = 100_000;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -56,6 +73,31 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter, in `tracing` env-filter syntax (`info`, `gatehouse_server=debug`, ...).
     pub log_level: String,
+    /// MaxMind-format City database (GeoLite2-City, DB-IP City Lite, ip-location-db city).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_city_db: Option<PathBuf>,
+    /// MaxMind-format ASN database (GeoLite2-ASN, DB-IP ASN Lite, ip-location-db asn).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_asn_db: Option<PathBuf>,
+    /// MaxMind-format ISP database (GeoIP2-ISP), optional.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_isp_db: Option<PathBuf>,
+    /// Folder of IP list files (Tor, VPN, proxy, datacenter, reputation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_lists_dir: Option<PathBuf>,
+    /// How often the IP list folder is checked for changes, in seconds.
+    pub ip_lists_reload_seconds: u64,
+    /// Extra hostname-database patterns, one per line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname_patterns_file: Option<PathBuf>,
+    /// Reverse DNS on (hostnames, verified crawlers) or off.
+    pub rdns_enabled: bool,
+    /// The hard limit of one reverse-DNS lookup, in milliseconds.
+    pub rdns_timeout_ms: u64,
+    /// Name servers for reverse DNS (`ip:port`); the system's when empty.
+    pub rdns_nameservers: Vec<SocketAddr>,
+    /// How many reverse-DNS answers are cached.
+    pub rdns_cache_entries: u64,
 }
 
 impl Default for Config {
@@ -67,6 +109,16 @@ impl Default for Config {
             admin_token: None,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
+            geoip_city_db: None,
+            geoip_asn_db: None,
+            geoip_isp_db: None,
+            ip_lists_dir: None,
+            ip_lists_reload_seconds: DEFAULT_IP_LISTS_RELOAD_SECONDS,
+            hostname_patterns_file: None,
+            rdns_enabled: true,
+            rdns_timeout_ms: DEFAULT_RDNS_TIMEOUT_MS,
+            rdns_nameservers: Vec::new(),
+            rdns_cache_entries: DEFAULT_RDNS_CACHE_ENTRIES,
         }
     }
 }
@@ -96,6 +148,15 @@ pub struct ConfigOverrides {
     /// `--log-format`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
+    /// `--geoip-city-db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_city_db: Option<PathBuf>,
+    /// `--geoip-asn-db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_asn_db: Option<PathBuf>,
+    /// `--ip-lists-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_lists_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -131,6 +192,26 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The intelligence settings.
+    pub fn intel(&self) -> crate::intel::IntelSettings {
+        crate::intel::IntelSettings {
+            geo: crate::intel::geo::GeoPaths {
+                city: self.geoip_city_db.clone(),
+                asn: self.geoip_asn_db.clone(),
+                isp: self.geoip_isp_db.clone(),
+            },
+            ip_lists_dir: self.ip_lists_dir.clone(),
+            ip_lists_reload: std::time::Duration::from_secs(self.ip_lists_reload_seconds.max(1)),
+            rdns: crate::intel::rdns::RdnsSettings {
+                enabled: self.rdns_enabled,
+                timeout: std::time::Duration::from_millis(self.rdns_timeout_ms.max(1)),
+                nameservers: self.rdns_nameservers.clone(),
+                cache_entries: self.rdns_cache_entries.max(1),
+            },
+            hostname_patterns_file: self.hostname_patterns_file.clone(),
+        }
     }
 
     /// Where a generated admin token is kept.

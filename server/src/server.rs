@@ -3,16 +3,20 @@
 
 use std::{io::Write, path::Path, sync::Arc};
 
-use gatehouse_proto::v1::admin_service_server::AdminServiceServer;
+use gatehouse_proto::v1::{
+    admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
+};
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tower_http::cors::CorsLayer;
 
 use crate::{
-    api::admin::AdminApi,
+    api::{admin::AdminApi, blocker::BlockerApi},
     auth::{Gate, GateLayer},
     config::Config,
+    engine::Engine,
+    intel::{Intel, IntelError},
     store::{SledStore, Store},
     tenancy::{Tenancy, generate_admin_token},
 };
@@ -37,6 +41,9 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// Intelligence data could not be loaded.
+    #[error(transparent)]
+    Intel(#[from] IntelError),
     /// Reflection could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -56,12 +63,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = SledStore::open(&config.data_dir)?;
     let admin_token = resolve_admin_token(&config)?;
     let shared_store: Arc<dyn Store> = Arc::new(store.clone());
-    let tenancy = Tenancy::new(shared_store);
+    let tenancy = Tenancy::new(shared_store.clone());
     let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token));
+    let intel_settings = config.intel();
+    let intel = Arc::new(Intel::load(&intel_settings)?);
+    let _list_reloader = intel.spawn_list_reloader(intel_settings.ip_lists_reload);
+    let engine = Arc::new(Engine::new(shared_store, intel));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<AdminServiceServer<AdminApi>>()
+        .await;
+    health_reporter
+        .set_serving::<BlockerServiceServer<BlockerApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gatehouse_proto::FILE_DESCRIPTOR_SET)
@@ -101,7 +115,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AdminServiceServer::new(AdminApi::new(tenancy)))
+        .add_service(AdminServiceServer::new(AdminApi::new(
+            tenancy,
+            engine.clone(),
+        )))
+        .add_service(BlockerServiceServer::new(BlockerApi::new(engine)))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
             wait_for_stop(stop.clone()),

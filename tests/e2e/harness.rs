@@ -54,6 +54,27 @@ impl Server {
 
     /// Starts a server on `data_dir` (kept by the caller), with extra arguments.
     pub fn spawn(data_dir: &Path, admin_token: Option<&str>, extra: &[&str]) -> Self {
+        Self::spawn_with_env(data_dir, admin_token, extra, &[])
+    }
+
+    /// Starts a server with a fresh data dir, extra arguments and `GATEHOUSE_*` variables, and
+    /// waits until it is ready.
+    pub async fn start_with(extra: &[&str], envs: &[(&str, String)]) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().to_path_buf();
+        let mut server = Self::spawn_with_env(&data_dir, Some(ADMIN_TOKEN), extra, envs);
+        server._temp = Some(temp);
+        server.wait_ready().await;
+        server
+    }
+
+    /// Starts a server on `data_dir` with extra arguments and environment variables.
+    pub fn spawn_with_env(
+        data_dir: &Path,
+        admin_token: Option<&str>,
+        extra: &[&str],
+        envs: &[(&str, String)],
+    ) -> Self {
         let grpc_port = free_port();
         let http_port = free_port();
         let log = std::fs::OpenOptions::new()
@@ -73,12 +94,17 @@ impl Server {
             .args(extra)
             .env_remove("GATEHOUSE_ADMIN_TOKEN")
             .env_remove("GATEHOUSE_CONFIG")
+            // No real DNS here: tests that need reverse DNS start their own server.
+            .env("GATEHOUSE_RDNS_ENABLED", "false")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
         if let Some(token) = admin_token {
             command.env("GATEHOUSE_ADMIN_TOKEN", token);
+        }
+        for (name, value) in envs {
+            command.env(name, value);
         }
         let child = command.spawn().expect("start the gatehouse binary");
         Self {
@@ -282,4 +308,22 @@ pub fn field<'a>(lines: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
         .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+}
+
+/// A MaxMind test database fetched by `scripts/fetch-test-mmdb.sh`.
+pub fn test_mmdb(name: &str) -> PathBuf {
+    let root = std::env::var_os("GATEHOUSE_TEST_DATA")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".cache/gatehouse-test-data"))
+        })
+        .expect("HOME or GATEHOUSE_TEST_DATA");
+    let path = root.join("mmdb").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-test-mmdb.sh (scripts/check.sh does)",
+        path.display()
+    );
+    path
 }

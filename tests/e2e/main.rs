@@ -4,9 +4,11 @@
 // A failed assumption in a test should fail loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod dns;
 mod harness;
 
 mod admin;
+mod blocker;
 mod durability;
 mod rate_limit;
 mod sdk_client;

@@ -3,25 +3,125 @@
 use gatehouse_proto::v1::{self as pb, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
 use crate::{
     api::{page_size, reply},
     auth::Caller,
+    engine::{
+        Engine,
+        tenant_lists::{MAX_RANGES_PER_CALL, TenantList, TenantListEntry, normalize_cidr},
+    },
     error::ApiError,
     tenancy::{
-        ApiKeyRecord, KeyKind, MAX_RATE_LIMIT_PER_MINUTE, MAX_RETENTION_DAYS, Tenancy, Tenant,
-        TenantId, TenantSettings,
+        ApiKeyRecord, BlockerSettings, KeyKind, MAX_RATE_LIMIT_PER_MINUTE, MAX_RETENTION_DAYS,
+        Tenancy, Tenant, TenantId, TenantSettings,
     },
 };
 
 /// The AdminService adapter.
 pub struct AdminApi {
     tenancy: Tenancy,
+    engine: Arc<Engine>,
 }
 
 impl AdminApi {
-    /// The adapter over `tenancy`.
-    pub fn new(tenancy: Tenancy) -> Self {
-        Self { tenancy }
+    /// The adapter over `tenancy` and the engine's stores.
+    pub fn new(tenancy: Tenancy, engine: Arc<Engine>) -> Self {
+        Self { tenancy, engine }
+    }
+
+    fn ip_list_target(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        list: i32,
+    ) -> Result<(TenantId, TenantList), ApiError> {
+        let tenant_id = TenantId::parse(tenant_id, "tenant_id")?;
+        caller.authorize_tenant(&tenant_id)?;
+        self.tenancy.require_tenant(&tenant_id)?;
+        let list = match pb::IpListKind::try_from(list) {
+            Ok(pb::IpListKind::Whitelist) => TenantList::Whitelist,
+            Ok(pb::IpListKind::Blacklist) => TenantList::Blacklist,
+            _ => {
+                return Err(ApiError::invalid(
+                    "list",
+                    "must be IP_LIST_KIND_WHITELIST or IP_LIST_KIND_BLACKLIST",
+                ));
+            }
+        };
+        Ok((tenant_id, list))
+    }
+
+    fn normalized_cidrs(cidrs: &[String]) -> Result<Vec<String>, ApiError> {
+        if cidrs.is_empty() {
+            return Err(ApiError::invalid(
+                "cidrs",
+                "is empty: give at least one IP or CIDR range",
+            ));
+        }
+        if cidrs.len() > MAX_RANGES_PER_CALL {
+            return Err(ApiError::invalid(
+                "cidrs",
+                format!("has more than {MAX_RANGES_PER_CALL} entries: split it over several calls"),
+            ));
+        }
+        cidrs
+            .iter()
+            .enumerate()
+            .map(|(index, cidr)| {
+                normalize_cidr(cidr, &format!("cidrs[{index}]")).map(|(text, _)| text)
+            })
+            .collect()
+    }
+
+    async fn add_ip_list_entries(
+        &self,
+        caller: &Caller,
+        request: pb::AddIpListEntriesRequest,
+    ) -> Result<pb::AddIpListEntriesResponse, ApiError> {
+        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
+        let cidrs = Self::normalized_cidrs(&request.cidrs)?;
+        if request.note.len() > 500 {
+            return Err(ApiError::invalid("note", "is longer than 500 bytes"));
+        }
+        let entries = self
+            .engine
+            .tenant_lists
+            .add(&tenant_id, list, &cidrs, &request.note)
+            .await?;
+        Ok(pb::AddIpListEntriesResponse {
+            entries: entries.into_iter().map(ip_list_entry_to_pb).collect(),
+        })
+    }
+
+    async fn remove_ip_list_entries(
+        &self,
+        caller: &Caller,
+        request: pb::RemoveIpListEntriesRequest,
+    ) -> Result<pb::RemoveIpListEntriesResponse, ApiError> {
+        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
+        let cidrs = Self::normalized_cidrs(&request.cidrs)?;
+        let removed = self
+            .engine
+            .tenant_lists
+            .remove(&tenant_id, list, &cidrs)
+            .await?;
+        Ok(pb::RemoveIpListEntriesResponse {
+            removed: i32::try_from(removed).unwrap_or(i32::MAX),
+        })
+    }
+
+    fn list_ip_list_entries(
+        &self,
+        caller: &Caller,
+        request: pb::ListIpListEntriesRequest,
+    ) -> Result<pb::ListIpListEntriesResponse, ApiError> {
+        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
+        let entries = self.engine.tenant_lists.list(&tenant_id, list)?;
+        Ok(pb::ListIpListEntriesResponse {
+            entries: entries.into_iter().map(ip_list_entry_to_pb).collect(),
+        })
     }
 
     async fn create_tenant(
@@ -251,10 +351,12 @@ fn apply_settings(
             *target = value;
         }
     }
+    if let Some(blocker) = &changes.blocker {
+        apply_blocker_settings(&mut settings.blocker, blocker, "settings.blocker")?;
+    }
     // These groups arrive with the services that use them; refusing them beats silently dropping
     // a setting the caller believes is in force.
     for (present, field) in [
-        (changes.blocker.is_some(), "blocker"),
         (changes.identity_rules.is_some(), "identity_rules"),
         (changes.click_rules.is_some(), "click_rules"),
     ] {
@@ -266,6 +368,125 @@ fn apply_settings(
         }
     }
     Ok(())
+}
+
+/// Applies the blocker fields that are set; `prefix` names the message in errors (smart URLs
+/// carry their own blocker settings too).
+pub fn apply_blocker_settings(
+    settings: &mut BlockerSettings,
+    changes: &pb::BlockerSettings,
+    prefix: &str,
+) -> Result<(), ApiError> {
+    if let Some(reasons) = &changes.reasons {
+        let switches = &mut settings.reasons;
+        for (change, switch) in [
+            (reasons.whitelist_ip, &mut switches.whitelist_ip),
+            (reasons.blacklist_ip, &mut switches.blacklist_ip),
+            (reasons.ip_database, &mut switches.ip_database),
+            (reasons.malicious_activity, &mut switches.malicious_activity),
+            (reasons.hostname_database, &mut switches.hostname_database),
+            (reasons.proxy_vpn_tor, &mut switches.proxy_vpn_tor),
+            (reasons.country, &mut switches.country),
+            (reasons.ip_non_isp, &mut switches.ip_non_isp),
+            (reasons.spider_crawler, &mut switches.spider_crawler),
+            (reasons.threat_url, &mut switches.threat_url),
+            (reasons.device_desktop, &mut switches.device_desktop),
+            (reasons.device_mobile, &mut switches.device_mobile),
+        ] {
+            if let Some(value) = change {
+                *switch = value;
+            }
+        }
+    }
+    if changes.replace_blocked_countries || !changes.blocked_countries.is_empty() {
+        let mut countries = Vec::with_capacity(changes.blocked_countries.len());
+        for (index, code) in changes.blocked_countries.iter().enumerate() {
+            let code = code.trim().to_ascii_uppercase();
+            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::invalid(
+                    format!("{prefix}.blocked_countries[{index}]"),
+                    format!("{code:?} is not an ISO 3166-1 alpha-2 code: write it like \"DE\""),
+                ));
+            }
+            countries.push(code);
+        }
+        if !changes.replace_blocked_countries {
+            for code in std::mem::take(&mut settings.blocked_countries) {
+                if !countries.contains(&code) {
+                    countries.insert(0, code);
+                }
+            }
+        }
+        countries.sort();
+        countries.dedup();
+        settings.blocked_countries = countries;
+    }
+    for (value, field, target) in [
+        (
+            changes.malicious_threshold,
+            "malicious_threshold",
+            &mut settings.malicious_threshold,
+        ),
+        (
+            changes.malicious_window_seconds,
+            "malicious_window_seconds",
+            &mut settings.malicious_window_seconds,
+        ),
+        (
+            changes.malicious_block_seconds,
+            "malicious_block_seconds",
+            &mut settings.malicious_block_seconds,
+        ),
+    ] {
+        if let Some(value) = value {
+            if value == 0 {
+                return Err(ApiError::invalid(
+                    format!("{prefix}.{field}"),
+                    "must be greater than 0",
+                ));
+            }
+            *target = value;
+        }
+    }
+    if let Some(allow) = changes.allow_verified_crawlers {
+        settings.allow_verified_crawlers = allow;
+    }
+    Ok(())
+}
+
+/// The wire form of blocker settings, every field set.
+pub fn blocker_settings_to_pb(settings: &BlockerSettings) -> pb::BlockerSettings {
+    let reasons = &settings.reasons;
+    pb::BlockerSettings {
+        reasons: Some(pb::BlockerReasonSwitches {
+            whitelist_ip: Some(reasons.whitelist_ip),
+            blacklist_ip: Some(reasons.blacklist_ip),
+            ip_database: Some(reasons.ip_database),
+            malicious_activity: Some(reasons.malicious_activity),
+            hostname_database: Some(reasons.hostname_database),
+            proxy_vpn_tor: Some(reasons.proxy_vpn_tor),
+            country: Some(reasons.country),
+            ip_non_isp: Some(reasons.ip_non_isp),
+            spider_crawler: Some(reasons.spider_crawler),
+            threat_url: Some(reasons.threat_url),
+            device_desktop: Some(reasons.device_desktop),
+            device_mobile: Some(reasons.device_mobile),
+        }),
+        blocked_countries: settings.blocked_countries.clone(),
+        replace_blocked_countries: false,
+        malicious_threshold: Some(settings.malicious_threshold),
+        malicious_window_seconds: Some(settings.malicious_window_seconds),
+        malicious_block_seconds: Some(settings.malicious_block_seconds),
+        allow_verified_crawlers: Some(settings.allow_verified_crawlers),
+    }
+}
+
+fn ip_list_entry_to_pb(entry: TenantListEntry) -> pb::IpListEntry {
+    pb::IpListEntry {
+        cidr: entry.cidr,
+        note: entry.note,
+        created_ms: entry.created_ms,
+    }
 }
 
 /// Checks a browser origin: `scheme://host[:port]`, no path.
@@ -340,6 +561,7 @@ fn tenant_to_pb(tenant: &Tenant) -> pb::Tenant {
             js_confirmation_seconds: Some(settings.js_confirmation_seconds),
             signature_validity_seconds: Some(settings.signature_validity_seconds),
             verify_velocity_per_minute: Some(settings.verify_velocity_per_minute),
+            blocker: Some(blocker_settings_to_pb(&settings.blocker)),
             ..Default::default()
         }),
     }
@@ -424,10 +646,37 @@ impl AdminService for AdminApi {
         reply(self.list_keys(&caller, request.into_inner()))
     }
 
+    async fn add_ip_list_entries(
+        &self,
+        request: Request<pb::AddIpListEntriesRequest>,
+    ) -> Result<Response<pb::AddIpListEntriesResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        reply(
+            self.add_ip_list_entries(&caller, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn remove_ip_list_entries(
+        &self,
+        request: Request<pb::RemoveIpListEntriesRequest>,
+    ) -> Result<Response<pb::RemoveIpListEntriesResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        reply(
+            self.remove_ip_list_entries(&caller, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn list_ip_list_entries(
+        &self,
+        request: Request<pb::ListIpListEntriesRequest>,
+    ) -> Result<Response<pb::ListIpListEntriesResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        reply(self.list_ip_list_entries(&caller, request.into_inner()))
+    }
+
     later_issue! {
-        add_ip_list_entries(pb::AddIpListEntriesRequest) -> pb::AddIpListEntriesResponse,
-        remove_ip_list_entries(pb::RemoveIpListEntriesRequest) -> pb::RemoveIpListEntriesResponse,
-        list_ip_list_entries(pb::ListIpListEntriesRequest) -> pb::ListIpListEntriesResponse,
         create_signing_key(pb::CreateSigningKeyRequest) -> pb::CreateSigningKeyResponse,
         list_signing_keys(pb::ListSigningKeysRequest) -> pb::ListSigningKeysResponse,
         revoke_signing_key(pb::RevokeSigningKeyRequest) -> pb::RevokeSigningKeyResponse,

@@ -2,6 +2,8 @@
 //! and back. No detection or storage logic lives here.
 
 pub mod admin;
+pub mod blocker;
+pub mod convert;
 
 use crate::error::ApiError;
 

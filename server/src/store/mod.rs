@@ -23,15 +23,21 @@ pub enum Keyspace {
     ApiKeyHashes,
     /// Server-wide metadata (format version, ...).
     Meta,
+    /// Tenants' own black- and whitelists by `tenant id / list / range`.
+    TenantIpLists,
+    /// Per-IP threat counters and blocks by `tenant id / ip`.
+    IpActivity,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 4] = [
+    pub const ALL: [Keyspace; 6] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
         Keyspace::Meta,
+        Keyspace::TenantIpLists,
+        Keyspace::IpActivity,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -41,6 +47,8 @@ impl Keyspace {
             Keyspace::ApiKeys => "api_keys",
             Keyspace::ApiKeyHashes => "api_key_hashes",
             Keyspace::Meta => "meta",
+            Keyspace::TenantIpLists => "tenant_ip_lists",
+            Keyspace::IpActivity => "ip_activity",
         }
     }
 

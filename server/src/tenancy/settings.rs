@@ -66,6 +66,8 @@ pub struct TenantSettings {
     pub signature_validity_seconds: u32,
     /// Verified requests per device and minute before 1602.
     pub verify_velocity_per_minute: u32,
+    /// Visitor checks.
+    pub blocker: BlockerSettings,
 }
 
 impl Default for TenantSettings {
@@ -79,6 +81,95 @@ impl Default for TenantSettings {
             js_confirmation_seconds: DEFAULT_JS_CONFIRMATION_SECONDS,
             signature_validity_seconds: DEFAULT_SIGNATURE_VALIDITY_SECONDS,
             verify_velocity_per_minute: DEFAULT_VERIFY_VELOCITY_PER_MINUTE,
+            blocker: BlockerSettings::default(),
+        }
+    }
+}
+
+/// Threat-URL hits from one IP within the window that block it for malicious activity.
+pub const DEFAULT_MALICIOUS_THRESHOLD: u32 = 5;
+/// The sliding window for counting threat-URL hits, in seconds.
+pub const DEFAULT_MALICIOUS_WINDOW_SECONDS: u32 = 600;
+/// How long an IP stays blocked for malicious activity, in seconds.
+pub const DEFAULT_MALICIOUS_BLOCK_SECONDS: u32 = 3600;
+
+/// Which DetectActivity reasons apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlockerReasons {
+    /// Honour the tenant's whitelist.
+    pub whitelist_ip: bool,
+    /// Honour the tenant's blacklist.
+    pub blacklist_ip: bool,
+    /// Block IPs on reputation lists.
+    pub ip_database: bool,
+    /// Block IPs that keep probing.
+    pub malicious_activity: bool,
+    /// Block IPs whose hostname is in the hostname database.
+    pub hostname_database: bool,
+    /// Block proxies, VPNs and Tor exits.
+    pub proxy_vpn_tor: bool,
+    /// Block the configured countries.
+    pub country: bool,
+    /// Block datacenter and hosting IPs.
+    pub ip_non_isp: bool,
+    /// Block bots and crawlers.
+    pub spider_crawler: bool,
+    /// Block attack and scanner URLs.
+    pub threat_url: bool,
+    /// Block desktop devices.
+    pub device_desktop: bool,
+    /// Block mobile devices (tablets included).
+    pub device_mobile: bool,
+}
+
+impl Default for BlockerReasons {
+    fn default() -> Self {
+        Self {
+            whitelist_ip: true,
+            blacklist_ip: true,
+            ip_database: true,
+            malicious_activity: true,
+            hostname_database: true,
+            proxy_vpn_tor: true,
+            country: true,
+            ip_non_isp: true,
+            spider_crawler: true,
+            threat_url: true,
+            // Blocking whole device classes is a deliberate choice, never a default.
+            device_desktop: false,
+            device_mobile: false,
+        }
+    }
+}
+
+/// How visitors are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlockerSettings {
+    /// Which reasons apply.
+    pub reasons: BlockerReasons,
+    /// ISO alpha-2 codes of blocked countries, upper case.
+    pub blocked_countries: Vec<String>,
+    /// Threat-URL hits within the window that block an IP.
+    pub malicious_threshold: u32,
+    /// The window for counting threat-URL hits, in seconds.
+    pub malicious_window_seconds: u32,
+    /// How long an IP stays blocked, in seconds.
+    pub malicious_block_seconds: u32,
+    /// Let verified search-engine crawlers in.
+    pub allow_verified_crawlers: bool,
+}
+
+impl Default for BlockerSettings {
+    fn default() -> Self {
+        Self {
+            reasons: BlockerReasons::default(),
+            blocked_countries: Vec::new(),
+            malicious_threshold: DEFAULT_MALICIOUS_THRESHOLD,
+            malicious_window_seconds: DEFAULT_MALICIOUS_WINDOW_SECONDS,
+            malicious_block_seconds: DEFAULT_MALICIOUS_BLOCK_SECONDS,
+            allow_verified_crawlers: true,
         }
     }
 }

@@ -1,0 +1,163 @@
+//! Malicious activity: per-IP threat-URL counters in the store, in a sliding window, so repeated
+//! probing blocks an IP for a while.
+//!
+//! The window is approximated with two fixed buckets (the current and the previous window, the
+//! previous one weighted by how much of it still overlaps), which needs one small record per IP.
+//! Only threat hits write; a clean request only reads, so the hot path stays cheap.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key},
+    tenancy::{BlockerSettings, TenantId},
+};
+
+/// One IP's threat counters for one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpActivity {
+    /// Start of the current bucket (ms).
+    pub bucket_start_ms: i64,
+    /// Threat hits in the current bucket.
+    pub current_hits: u32,
+    /// Threat hits in the previous bucket.
+    pub previous_hits: u32,
+    /// Until when the IP is blocked (ms); 0 when it is not.
+    pub blocked_until_ms: i64,
+}
+
+impl IpActivity {
+    /// The estimated hits within the last window at `now_ms`.
+    pub fn hits_in_window(&self, now_ms: i64, window_ms: i64) -> f64 {
+        if window_ms <= 0 {
+            return f64::from(self.current_hits);
+        }
+        let elapsed = now_ms - self.bucket_start_ms;
+        if elapsed >= 2 * window_ms {
+            return 0.0;
+        }
+        if elapsed >= window_ms {
+            // The current bucket has become the previous one.
+            let overlap = 1.0 - (elapsed - window_ms) as f64 / window_ms as f64;
+            return f64::from(self.current_hits) * overlap;
+        }
+        let overlap = 1.0 - elapsed as f64 / window_ms as f64;
+        f64::from(self.previous_hits) * overlap + f64::from(self.current_hits)
+    }
+
+    /// Counts one threat hit at `now_ms`; returns true when this hit starts a block.
+    pub fn record_hit(&mut self, now_ms: i64, settings: &BlockerSettings) -> bool {
+        let window_ms = i64::from(settings.malicious_window_seconds) * 1000;
+        let elapsed = now_ms - self.bucket_start_ms;
+        if elapsed >= 2 * window_ms || self.bucket_start_ms == 0 {
+            *self = IpActivity {
+                bucket_start_ms: now_ms,
+                blocked_until_ms: self.blocked_until_ms,
+                ..IpActivity::default()
+            };
+        } else if elapsed >= window_ms {
+            self.previous_hits = self.current_hits;
+            self.current_hits = 0;
+            self.bucket_start_ms += window_ms;
+        }
+        self.current_hits = self.current_hits.saturating_add(1);
+        let already_blocked = self.blocked_until_ms > now_ms;
+        if !already_blocked
+            && self.hits_in_window(now_ms, window_ms) >= f64::from(settings.malicious_threshold)
+        {
+            self.blocked_until_ms = now_ms + i64::from(settings.malicious_block_seconds) * 1000;
+            return true;
+        }
+        false
+    }
+}
+
+fn key(tenant: &TenantId, ip: IpAddr) -> Vec<u8> {
+    tenant_key(tenant.as_str(), ip.to_string().as_bytes())
+}
+
+/// Until when `ip` is blocked for `tenant`, if it is at `now_ms`.
+pub fn blocked_until(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ip: IpAddr,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let Some(bytes) = store.get(Keyspace::IpActivity, &key(tenant, ip))? else {
+        return Ok(None);
+    };
+    let activity: IpActivity = decode(Keyspace::IpActivity, &bytes)?;
+    Ok((activity.blocked_until_ms > now_ms).then_some(activity.blocked_until_ms))
+}
+
+/// Counts a threat hit of `ip` for `tenant`. Not awaited for durability: losing a few counts in a
+/// crash only delays a block.
+pub fn record_threat_hit(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ip: IpAddr,
+    now_ms: i64,
+    settings: &BlockerSettings,
+) -> Result<bool, StoreError> {
+    let key = key(tenant, ip);
+    let mut activity: IpActivity = match store.get(Keyspace::IpActivity, &key)? {
+        Some(bytes) => decode(Keyspace::IpActivity, &bytes)?,
+        None => IpActivity::default(),
+    };
+    let started_block = activity.record_hit(now_ms, settings);
+    let mut batch = WriteBatch::new();
+    batch.put(Keyspace::IpActivity, key, encode(&activity)?);
+    store.apply(batch)?;
+    Ok(started_block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> BlockerSettings {
+        BlockerSettings {
+            malicious_threshold: 3,
+            malicious_window_seconds: 60,
+            malicious_block_seconds: 600,
+            ..BlockerSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_threshold_within_the_window_blocks() {
+        let mut activity = IpActivity::default();
+        let t0 = 1_000_000;
+        assert!(!activity.record_hit(t0, &settings()));
+        assert!(!activity.record_hit(t0 + 1_000, &settings()));
+        assert!(activity.record_hit(t0 + 2_000, &settings()));
+        assert_eq!(activity.blocked_until_ms, t0 + 2_000 + 600_000);
+    }
+
+    #[test]
+    fn hits_spread_beyond_the_window_do_not_block() {
+        let mut activity = IpActivity::default();
+        let t0 = 1_000_000;
+        for n in 0..10 {
+            assert!(
+                !activity.record_hit(t0 + n * 61_000, &settings()),
+                "hit {n}"
+            );
+        }
+        assert_eq!(activity.blocked_until_ms, 0);
+    }
+
+    #[test]
+    fn the_previous_bucket_counts_while_it_overlaps() {
+        let mut activity = IpActivity::default();
+        let t0 = 1_000_000;
+        // The first hit starts a bucket at t0.
+        activity.record_hit(t0, &settings());
+        activity.record_hit(t0 + 55_000, &settings());
+        // 5 s into the next bucket, 11/12 of the previous one still overlaps: 2 * 0.92 + 1 < 3.
+        assert!(!activity.record_hit(t0 + 65_000, &settings()));
+        // A fourth hit right after: 2 * 0.9 + 2 = 3.8 >= 3.
+        assert!(activity.record_hit(t0 + 66_000, &settings()));
+    }
+}

@@ -1,0 +1,220 @@
+//! Tenants' own black- and whitelists: stored per range, served from an in-memory range table per
+//! tenant that is rebuilt when the tenant changes its lists.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, RwLock},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::ApiError,
+    intel::ip_lists::{IpRange, TenantIpLists, parse_range},
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    tenancy::TenantId,
+    time::now_ms,
+};
+
+/// Which of a tenant's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantList {
+    /// Always let in.
+    Whitelist,
+    /// Always kept out.
+    Blacklist,
+}
+
+impl TenantList {
+    fn tag(self) -> &'static str {
+        match self {
+            TenantList::Whitelist => "w",
+            TenantList::Blacklist => "b",
+        }
+    }
+}
+
+/// One stored range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantListEntry {
+    /// The range, normalised (`203.0.113.0/24`, `2001:db8::/32`, or a single address).
+    pub cidr: String,
+    /// Why it is there.
+    pub note: String,
+    /// When it was added.
+    pub created_ms: i64,
+}
+
+/// The most ranges one call may add.
+pub const MAX_RANGES_PER_CALL: usize = 10_000;
+
+/// Normalises an IP or CIDR written by a user; `field` names it in errors.
+pub fn normalize_cidr(raw: &str, field: &str) -> Result<(String, IpRange), ApiError> {
+    let text = raw.trim();
+    let normalized = if let Ok(ip) = text.parse::<IpAddr>() {
+        crate::intel::ip_lists::canonical(ip).to_string()
+    } else if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        net.trunc().to_string()
+    } else {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{raw:?} is not an IP or CIDR range: write it as 203.0.113.7 or 203.0.113.0/24"
+            ),
+        ));
+    };
+    let range = parse_range(&normalized)
+        .ok_or_else(|| ApiError::invalid(field, format!("{raw:?} is not a valid range")))?;
+    Ok((normalized, range))
+}
+
+/// The lists, with a per-tenant cache of their range tables.
+pub struct TenantListStore {
+    store: Arc<dyn Store>,
+    cache: RwLock<HashMap<TenantId, Arc<TenantIpLists>>>,
+}
+
+impl TenantListStore {
+    /// Lists over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn key(tenant: &TenantId, list: TenantList, cidr: &str) -> Vec<u8> {
+        tenant_key(tenant.as_str(), format!("{}/{cidr}", list.tag()).as_bytes())
+    }
+
+    /// Adds ranges (already normalised), durably.
+    pub async fn add(
+        &self,
+        tenant: &TenantId,
+        list: TenantList,
+        cidrs: &[String],
+        note: &str,
+    ) -> Result<Vec<TenantListEntry>, ApiError> {
+        let now = now_ms();
+        let mut batch = WriteBatch::new();
+        let mut entries = Vec::with_capacity(cidrs.len());
+        for cidr in cidrs {
+            let key = Self::key(tenant, list, cidr);
+            let entry = match self.store.get(Keyspace::TenantIpLists, &key)? {
+                Some(bytes) => decode(Keyspace::TenantIpLists, &bytes)?,
+                None => {
+                    let entry = TenantListEntry {
+                        cidr: cidr.clone(),
+                        note: note.to_string(),
+                        created_ms: now,
+                    };
+                    batch.put(Keyspace::TenantIpLists, key, encode(&entry)?);
+                    entry
+                }
+            };
+            entries.push(entry);
+        }
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        self.invalidate(tenant);
+        Ok(entries)
+    }
+
+    /// Removes ranges (normalised), durably; returns how many were there.
+    pub async fn remove(
+        &self,
+        tenant: &TenantId,
+        list: TenantList,
+        cidrs: &[String],
+    ) -> Result<usize, ApiError> {
+        let mut batch = WriteBatch::new();
+        let mut removed = 0;
+        for cidr in cidrs {
+            let key = Self::key(tenant, list, cidr);
+            if self.store.get(Keyspace::TenantIpLists, &key)?.is_some() {
+                batch.delete(Keyspace::TenantIpLists, key);
+                removed += 1;
+            }
+        }
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        self.invalidate(tenant);
+        Ok(removed)
+    }
+
+    /// Every entry of one list.
+    pub fn list(
+        &self,
+        tenant: &TenantId,
+        list: TenantList,
+    ) -> Result<Vec<TenantListEntry>, StoreError> {
+        let mut prefix = tenant_prefix(tenant.as_str());
+        prefix.extend_from_slice(format!("{}/", list.tag()).as_bytes());
+        self.store
+            .scan_prefix(Keyspace::TenantIpLists, &prefix, None, usize::MAX)?
+            .into_iter()
+            .map(|(_, bytes)| decode(Keyspace::TenantIpLists, &bytes))
+            .collect()
+    }
+
+    /// The tenant's range tables, built on first use.
+    pub fn tables(&self, tenant: &TenantId) -> Result<Arc<TenantIpLists>, StoreError> {
+        if let Some(tables) = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(tenant)
+        {
+            return Ok(tables.clone());
+        }
+        let mut tables = TenantIpLists::default();
+        for (list, table) in [
+            (TenantList::Whitelist, &mut tables.whitelist),
+            (TenantList::Blacklist, &mut tables.blacklist),
+        ] {
+            for entry in self.list(tenant, list)? {
+                if let Some(range) = parse_range(&entry.cidr) {
+                    table.insert(range, ());
+                }
+            }
+        }
+        let tables = Arc::new(tables);
+        self.cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(tenant.clone(), tables.clone());
+        Ok(tables)
+    }
+
+    fn invalidate(&self, tenant: &TenantId) {
+        self.cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(tenant);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ranges_are_normalised_or_refused_by_field() {
+        assert_eq!(
+            normalize_cidr(" 203.0.113.7 ", "cidrs[0]").unwrap().0,
+            "203.0.113.7"
+        );
+        assert_eq!(
+            normalize_cidr("203.0.113.9/24", "cidrs[0]").unwrap().0,
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            normalize_cidr("::ffff:1.2.3.4", "cidrs[0]").unwrap().0,
+            "1.2.3.4"
+        );
+        let error = normalize_cidr("300.1.1.1", "cidrs[2]").unwrap_err();
+        assert!(error.to_string().starts_with("cidrs[2]: "), "{error}");
+    }
+}

@@ -1,0 +1,477 @@
+//! IP lists: a folder of CIDR files (Tor exits, VPN, proxy, datacenter ranges, reputation
+//! blocklists) loaded into in-memory range tables, and per-tenant black/whitelists.
+//!
+//! A file's kind comes from a `# kind: <kind>` header line or, failing that, from the start of its
+//! name (`tor-exits.txt`, `datacenter-aws.txt`, `reputation-firehol_level1.netset`). Its label
+//! (shown in reasons, e.g. "AWS") comes from `# label: <text>` or the rest of the name. Lines hold
+//! an IP, a CIDR range or an `a - b` range; `#` and `;` start comments.
+//!
+//! Lookups are `O(log n)` in balanced range maps (rangemap); nothing is ever scanned. Each kind has
+//! its own map so overlapping lists of different kinds do not hide each other.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::SystemTime,
+};
+
+use ipnet::IpNet;
+use rangemap::RangeInclusiveMap;
+
+/// What kind of list a range came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    /// Tor exit nodes.
+    Tor,
+    /// VPN endpoints.
+    Vpn,
+    /// Open or commercial proxies.
+    Proxy,
+    /// Datacenter and hosting ranges (not a consumer ISP).
+    Datacenter,
+    /// Reputation blocklists (abuse, spam, attacks).
+    Reputation,
+}
+
+impl ListKind {
+    /// Every kind, in table order.
+    pub const ALL: [ListKind; 5] = [
+        ListKind::Tor,
+        ListKind::Vpn,
+        ListKind::Proxy,
+        ListKind::Datacenter,
+        ListKind::Reputation,
+    ];
+
+    /// Parses a file tag; `hosting` and `blocklist` are accepted as synonyms.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        match tag.trim().to_ascii_lowercase().as_str() {
+            "tor" => Some(ListKind::Tor),
+            "vpn" => Some(ListKind::Vpn),
+            "proxy" => Some(ListKind::Proxy),
+            "datacenter" | "hosting" => Some(ListKind::Datacenter),
+            "reputation" | "blocklist" => Some(ListKind::Reputation),
+            _ => None,
+        }
+    }
+
+    /// The tag as written in file names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            ListKind::Tor => "tor",
+            ListKind::Vpn => "vpn",
+            ListKind::Proxy => "proxy",
+            ListKind::Datacenter => "datacenter",
+            ListKind::Reputation => "reputation",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The labels of the lists an IP is on, by kind; `None` where it is on no list of that kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListMatches {
+    labels: [Option<Arc<str>>; 5],
+}
+
+impl ListMatches {
+    /// The label of the list of `kind` the IP is on.
+    pub fn get(&self, kind: ListKind) -> Option<&str> {
+        self.labels[kind.index()].as_deref()
+    }
+
+    /// True when the IP is on any list of `kind`.
+    pub fn contains(&self, kind: ListKind) -> bool {
+        self.labels[kind.index()].is_some()
+    }
+}
+
+/// A range parsed from a line: inclusive bounds in one address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpRange {
+    /// IPv4, as integers.
+    V4(u32, u32),
+    /// IPv6, as integers.
+    V6(u128, u128),
+}
+
+/// Parses `1.2.3.4`, `1.2.3.0/24`, `2001:db8::/32` or `1.2.3.4 - 1.2.3.9`.
+pub fn parse_range(text: &str) -> Option<IpRange> {
+    let text = text.trim();
+    if let Some((start, end)) = text.split_once('-') {
+        let start: IpAddr = start.trim().parse().ok()?;
+        let end: IpAddr = end.trim().parse().ok()?;
+        return match (start, end) {
+            (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => Some(IpRange::V4(a.into(), b.into())),
+            (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => Some(IpRange::V6(a.into(), b.into())),
+            _ => None,
+        };
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(single(ip));
+    }
+    let net: IpNet = text.parse().ok()?;
+    Some(match net {
+        IpNet::V4(net) => IpRange::V4(net.network().into(), net.broadcast().into()),
+        IpNet::V6(net) => IpRange::V6(net.network().into(), net.broadcast().into()),
+    })
+}
+
+fn single(ip: IpAddr) -> IpRange {
+    match canonical(ip) {
+        IpAddr::V4(ip) => IpRange::V4(ip.into(), ip.into()),
+        IpAddr::V6(ip) => IpRange::V6(ip.into(), ip.into()),
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) are looked up as the IPv4 address they carry.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// A range table for one kind of list: IPv4 and IPv6 maps to a label id.
+#[derive(Debug, Clone, Default)]
+pub struct RangeTable<V: Clone + Eq> {
+    v4: RangeInclusiveMap<u32, V>,
+    v6: RangeInclusiveMap<u128, V>,
+}
+
+impl<V: Clone + Eq> RangeTable<V> {
+    /// Adds a range; it overrides overlapping parts of earlier ones.
+    pub fn insert(&mut self, range: IpRange, value: V) {
+        match range {
+            IpRange::V4(start, end) => self.v4.insert(start..=end, value),
+            IpRange::V6(start, end) => self.v6.insert(start..=end, value),
+        }
+    }
+
+    /// The value of the range holding `ip`.
+    pub fn get(&self, ip: IpAddr) -> Option<&V> {
+        match canonical(ip) {
+            IpAddr::V4(ip) => self.v4.get(&u32::from(ip)),
+            IpAddr::V6(ip) => self.v6.get(&u128::from(ip)),
+        }
+    }
+
+    /// How many disjoint ranges the table holds (adjacent equal ranges are merged).
+    pub fn len(&self) -> usize {
+        self.v4.iter().count() + self.v6.iter().count()
+    }
+
+    /// True when the table holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+}
+
+/// What one loaded file contributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its kind.
+    pub kind: ListKind,
+    /// Its label.
+    pub label: String,
+    /// Ranges read.
+    pub entries: usize,
+    /// Lines that were neither comments nor ranges.
+    pub skipped_lines: usize,
+}
+
+/// The shared lists, ready for lookups.
+#[derive(Debug, Default)]
+pub struct IpListTables {
+    tables: [RangeTable<u32>; 5],
+    labels: Vec<Arc<str>>,
+    /// What each file contributed.
+    pub files: Vec<LoadedFile>,
+}
+
+impl IpListTables {
+    /// Tables with no lists.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Adds one range of `kind` labelled `label`.
+    pub fn insert(&mut self, kind: ListKind, range: IpRange, label: &str) {
+        let id = match self.labels.iter().position(|known| &**known == label) {
+            Some(id) => id,
+            None => {
+                self.labels.push(Arc::from(label));
+                self.labels.len() - 1
+            }
+        };
+        self.tables[kind.index()].insert(range, u32::try_from(id).unwrap_or(u32::MAX));
+    }
+
+    /// Which lists hold `ip`.
+    pub fn lookup(&self, ip: IpAddr) -> ListMatches {
+        let mut matches = ListMatches::default();
+        for kind in ListKind::ALL {
+            if let Some(id) = self.tables[kind.index()].get(ip) {
+                matches.labels[kind.index()] = usize::try_from(*id)
+                    .ok()
+                    .and_then(|id| self.labels.get(id))
+                    .cloned();
+            }
+        }
+        matches
+    }
+
+    /// Total ranges read from files.
+    pub fn entries(&self) -> usize {
+        self.files.iter().map(|file| file.entries).sum()
+    }
+
+    /// Loads every list file in `dir`. Files whose kind cannot be told are reported in the
+    /// returned warnings and skipped; unreadable files are errors.
+    pub fn load_dir(dir: &Path) -> Result<(Self, Vec<String>), std::io::Error> {
+        let mut tables = Self::empty();
+        let mut warnings = Vec::new();
+        for path in list_files(dir)? {
+            let text = std::fs::read_to_string(&path)?;
+            match tables.load_text(&path, &text) {
+                Some(file) => tables.files.push(file),
+                None => warnings.push(format!(
+                    "{}: kind unknown; start the name with tor-, vpn-, proxy-, datacenter- or \
+                     reputation-, or add a `# kind: ...` line",
+                    path.display()
+                )),
+            }
+        }
+        Ok((tables, warnings))
+    }
+
+    fn load_text(&mut self, path: &Path, text: &str) -> Option<LoadedFile> {
+        let stem = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (name_kind, name_label) = match stem.split_once(['-', '_', '.']) {
+            Some((tag, rest)) => (ListKind::from_tag(tag), rest.to_string()),
+            None => (ListKind::from_tag(&stem), String::new()),
+        };
+        let mut header_kind = None;
+        let mut header_label = None;
+        for line in text.lines().take(50) {
+            let Some(comment) = line.trim().strip_prefix('#') else {
+                continue;
+            };
+            if let Some((key, value)) = comment.split_once(':') {
+                match key.trim().to_ascii_lowercase().as_str() {
+                    "kind" => header_kind = ListKind::from_tag(value),
+                    "label" => header_label = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        let kind = header_kind.or(name_kind)?;
+        let label = header_label
+            .filter(|label| !label.is_empty())
+            .unwrap_or_else(|| {
+                if name_label.is_empty() {
+                    kind.tag().to_string()
+                } else {
+                    name_label
+                }
+            });
+        let mut entries = 0;
+        let mut skipped_lines = 0;
+        for line in text.lines() {
+            let content = line.split(['#', ';']).next().unwrap_or_default().trim();
+            if content.is_empty() {
+                continue;
+            }
+            // Some lists carry extra columns after the range.
+            let first = content.split_whitespace().collect::<Vec<_>>();
+            let candidate = if first.len() >= 3 && first[1] == "-" {
+                content.to_string()
+            } else {
+                first
+                    .first()
+                    .map(|word| word.to_string())
+                    .unwrap_or_default()
+            };
+            match parse_range(&candidate) {
+                Some(range) => {
+                    self.insert(kind, range, &label);
+                    entries += 1;
+                }
+                None => skipped_lines += 1,
+            }
+        }
+        Some(LoadedFile {
+            path: path.to_path_buf(),
+            kind,
+            label,
+            entries,
+            skipped_lines,
+        })
+    }
+}
+
+/// The list files in `dir` (regular files, not hidden), sorted by name.
+fn list_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_type()
+                .map(|kind| kind.is_file())
+                .unwrap_or(false)
+        })
+        .map(|entry| entry.path())
+        .filter(|path| {
+            !path
+                .file_name()
+                .map(|name| name.to_string_lossy().starts_with('.'))
+                .unwrap_or(true)
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// What identifies the folder's state: names, sizes and modification times. A change in any
+/// means the lists must be reloaded.
+pub fn folder_state(dir: &Path) -> Result<Vec<(PathBuf, u64, SystemTime)>, std::io::Error> {
+    let mut state = Vec::new();
+    for path in list_files(dir)? {
+        let meta = std::fs::metadata(&path)?;
+        state.push((
+            path,
+            meta.len(),
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        ));
+    }
+    Ok(state)
+}
+
+/// One tenant's own black- and whitelist.
+#[derive(Debug, Clone, Default)]
+pub struct TenantIpLists {
+    /// Always let in.
+    pub whitelist: RangeTable<()>,
+    /// Always kept out.
+    pub blacklist: RangeTable<()>,
+}
+
+/// Counts of ranges per kind, for the start-up log.
+pub fn summarize(tables: &IpListTables) -> HashMap<&'static str, usize> {
+    let mut counts = HashMap::new();
+    for file in &tables.files {
+        *counts.entry(file.kind.tag()).or_insert(0) += file.entries;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ips_cidrs_and_ranges() {
+        assert_eq!(
+            parse_range("1.2.3.4"),
+            Some(IpRange::V4(0x01020304, 0x01020304))
+        );
+        assert_eq!(
+            parse_range("10.0.0.0/8"),
+            Some(IpRange::V4(0x0a000000, 0x0affffff))
+        );
+        assert_eq!(
+            parse_range("1.2.3.4 - 1.2.3.9"),
+            Some(IpRange::V4(0x01020304, 0x01020309))
+        );
+        assert!(matches!(
+            parse_range("2001:db8::/32"),
+            Some(IpRange::V6(_, _))
+        ));
+        // A host-bits-set CIDR still means its network.
+        assert_eq!(
+            parse_range("10.1.2.3/8"),
+            Some(IpRange::V4(0x0a000000, 0x0affffff))
+        );
+        for bad in ["", "1.2.3", "1.2.3.4/33", "9.9.9.9 - 1.1.1.1", "hello"] {
+            assert_eq!(parse_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_are_tagged_by_header_or_name_and_looked_up_per_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("datacenter-aws.txt"),
+            "# AWS ranges\n3.0.0.0/9\n52.0.0.0/11 extra columns\n\n2600:1f00::/24\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("exits.list"),
+            "# kind: tor\n# label: Tor exit\n185.220.101.1\n185.220.101.2 ; trailing\nnot-an-ip\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("mystery.txt"), "1.1.1.1\n").unwrap();
+        // Overlaps a datacenter range: both must be reported.
+        std::fs::write(dir.path().join("reputation-firehol.netset"), "3.3.3.0/24\n").unwrap();
+
+        let (tables, warnings) = IpListTables::load_dir(dir.path()).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("mystery.txt"));
+        assert_eq!(tables.entries(), 6);
+
+        let hit = tables.lookup("3.3.3.3".parse().unwrap());
+        assert_eq!(hit.get(ListKind::Datacenter), Some("aws"));
+        assert_eq!(hit.get(ListKind::Reputation), Some("firehol"));
+        assert!(!hit.contains(ListKind::Tor));
+        let tor = tables.lookup("185.220.101.2".parse().unwrap());
+        assert_eq!(tor.get(ListKind::Tor), Some("Tor exit"));
+        let v6 = tables.lookup("2600:1f00::1".parse().unwrap());
+        assert!(v6.contains(ListKind::Datacenter));
+        let mapped = tables.lookup("::ffff:185.220.101.1".parse().unwrap());
+        assert!(
+            mapped.contains(ListKind::Tor),
+            "IPv4-mapped IPv6 is looked up as IPv4"
+        );
+        assert_eq!(
+            tables.lookup("8.8.8.8".parse().unwrap()),
+            ListMatches::default()
+        );
+        let tor_file = tables
+            .files
+            .iter()
+            .find(|file| file.kind == ListKind::Tor)
+            .unwrap();
+        assert_eq!(tor_file.skipped_lines, 1);
+    }
+
+    #[test]
+    fn range_edges_are_inclusive() {
+        let mut tables = IpListTables::empty();
+        tables.insert(ListKind::Proxy, parse_range("10.0.0.0/30").unwrap(), "p");
+        for (ip, expected) in [
+            ("9.255.255.255", false),
+            ("10.0.0.0", true),
+            ("10.0.0.3", true),
+            ("10.0.0.4", false),
+        ] {
+            assert_eq!(
+                tables.lookup(ip.parse().unwrap()).contains(ListKind::Proxy),
+                expected,
+                "{ip}"
+            );
+        }
+    }
+}
