@@ -118,7 +118,90 @@ fn bench(c: &mut Criterion) {
                 .iter(|| engine.check_visitor(&tenant, &settings, &query));
         });
     }
+    // Distinct user agents, more than the classifier's memo holds, so most calls classify anew:
+    // the figure for traffic where every visitor sends a different user agent.
+    let distinct: Vec<VisitorQuery> = (0..20_000u32)
+        .map(|n| VisitorQuery {
+            ip: IpAddr::from([192, 0, 2, (n % 250) as u8]),
+            user_agent: format!(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/{}.0.{}.{} Safari/537.36",
+                100 + n % 30,
+                n / 30,
+                n % 7
+            ),
+            url: format!("/shop/item-{n}?utm_source=google"),
+        })
+        .collect();
+    let mut next = 0usize;
+    group.bench_function("distinct_user_agents", |b| {
+        b.to_async(&runtime).iter(|| {
+            next = (next + 1) % distinct.len();
+            engine.check_visitor(&tenant, &settings, &distinct[next])
+        });
+    });
+
+    // Real traffic: user agents drawn by weight from the `user-agents` corpus (real browser
+    // sessions), installed by `npm install` at the repository root, each with its own IP.
+    if let Some(mix) = weighted_corpus_visitors(10_000) {
+        let mut next = 0usize;
+        group.bench_function("real_user_agent_mix", |b| {
+            b.to_async(&runtime).iter(|| {
+                next = (next + 1) % mix.len();
+                engine.check_visitor(&tenant, &settings, &mix[next])
+            });
+        });
+    } else {
+        println!(
+            "node_modules/user-agents missing: run `npm install` for the real_user_agent_mix case"
+        );
+    }
     group.finish();
+}
+
+/// `count` visitors whose user agents are drawn by weight from the `user-agents` corpus.
+fn weighted_corpus_visitors(count: usize) -> Option<Vec<VisitorQuery>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../node_modules/user-agents/dist/user-agents.json");
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let weighted: Vec<(String, f64)> = entries
+        .iter()
+        .filter_map(|entry| {
+            Some((
+                entry.get("userAgent")?.as_str()?.to_string(),
+                entry.get("weight")?.as_f64()?,
+            ))
+        })
+        .collect();
+    let total: f64 = weighted.iter().map(|(_, weight)| weight).sum();
+    let mut state: u64 = 42;
+    let mut visitors = Vec::with_capacity(count);
+    for n in 0..count {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut pick = (state >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let user_agent = weighted
+            .iter()
+            .find(|(_, weight)| {
+                pick -= weight;
+                pick <= 0.0
+            })
+            .map(|(ua, _)| ua.clone())
+            .unwrap_or_else(|| weighted[0].0.clone());
+        visitors.push(VisitorQuery {
+            ip: IpAddr::from([
+                (state >> 40) as u8,
+                (state >> 32) as u8,
+                (state >> 24) as u8,
+                n as u8,
+            ]),
+            user_agent,
+            url: format!("/landing?gclid=abc{n}"),
+        });
+    }
+    Some(visitors)
 }
 
 criterion_group!(benches, bench);
