@@ -5,6 +5,7 @@ use std::{io::Write, path::Path, sync::Arc};
 
 use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
+    identity_service_server::IdentityServiceServer, signal_service_server::SignalServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -12,7 +13,7 @@ use tonic::transport::Server;
 use tower_http::cors::CorsLayer;
 
 use crate::{
-    api::{admin::AdminApi, blocker::BlockerApi},
+    api::{admin::AdminApi, blocker::BlockerApi, identity::IdentityApi, signal::SignalApi},
     auth::{Gate, GateLayer},
     config::Config,
     engine::Engine,
@@ -77,6 +78,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     health_reporter
         .set_serving::<BlockerServiceServer<BlockerApi>>()
         .await;
+    health_reporter
+        .set_serving::<SignalServiceServer<SignalApi>>()
+        .await;
+    health_reporter
+        .set_serving::<IdentityServiceServer<IdentityApi>>()
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gatehouse_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -119,7 +126,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             tenancy,
             engine.clone(),
         )))
-        .add_service(BlockerServiceServer::new(BlockerApi::new(engine)))
+        .add_service(BlockerServiceServer::new(BlockerApi::new(engine.clone())))
+        .add_service(SignalServiceServer::new(SignalApi::new(engine.clone())))
+        .add_service(IdentityServiceServer::new(IdentityApi::new(engine)))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
             wait_for_stop(stop.clone()),

@@ -12,4 +12,5 @@ mod blocker;
 mod durability;
 mod rate_limit;
 mod sdk_client;
+mod signals;
 mod transport;

@@ -354,12 +354,47 @@ fn apply_settings(
     if let Some(blocker) = &changes.blocker {
         apply_blocker_settings(&mut settings.blocker, blocker, "settings.blocker")?;
     }
+    if let Some(rules) = &changes.identity_rules {
+        let target = &mut settings.identity_rules;
+        for (value, field, slot) in [
+            (
+                rules.max_identities_per_device,
+                "max_identities_per_device",
+                &mut target.max_identities_per_device,
+            ),
+            (
+                rules.impossible_travel_kmh,
+                "impossible_travel_kmh",
+                &mut target.impossible_travel_kmh,
+            ),
+            (
+                rules.velocity_max_signals,
+                "velocity_max_signals",
+                &mut target.velocity_max_signals,
+            ),
+            (
+                rules.velocity_window_seconds,
+                "velocity_window_seconds",
+                &mut target.velocity_window_seconds,
+            ),
+        ] {
+            if let Some(value) = value {
+                if value == 0 {
+                    return Err(ApiError::invalid(
+                        format!("settings.identity_rules.{field}"),
+                        "must be greater than 0",
+                    ));
+                }
+                *slot = value;
+            }
+        }
+        if let Some(enabled) = rules.new_device_events {
+            target.new_device_events = enabled;
+        }
+    }
     // These groups arrive with the services that use them; refusing them beats silently dropping
     // a setting the caller believes is in force.
-    for (present, field) in [
-        (changes.identity_rules.is_some(), "identity_rules"),
-        (changes.click_rules.is_some(), "click_rules"),
-    ] {
+    for (present, field) in [(changes.click_rules.is_some(), "click_rules")] {
         if present {
             return Err(ApiError::invalid(
                 format!("settings.{field}"),
@@ -562,6 +597,13 @@ fn tenant_to_pb(tenant: &Tenant) -> pb::Tenant {
             signature_validity_seconds: Some(settings.signature_validity_seconds),
             verify_velocity_per_minute: Some(settings.verify_velocity_per_minute),
             blocker: Some(blocker_settings_to_pb(&settings.blocker)),
+            identity_rules: Some(pb::IdentityRuleSettings {
+                max_identities_per_device: Some(settings.identity_rules.max_identities_per_device),
+                impossible_travel_kmh: Some(settings.identity_rules.impossible_travel_kmh),
+                velocity_max_signals: Some(settings.identity_rules.velocity_max_signals),
+                velocity_window_seconds: Some(settings.identity_rules.velocity_window_seconds),
+                new_device_events: Some(settings.identity_rules.new_device_events),
+            }),
             ..Default::default()
         }),
     }

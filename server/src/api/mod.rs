@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod blocker;
 pub mod convert;
+pub mod identity;
+pub mod signal;
 
 use crate::error::ApiError;
 

@@ -3,6 +3,7 @@
 //! here and in `intel`, nowhere else.
 
 pub mod detect_activity;
+pub mod identity;
 pub mod malicious;
 pub mod tenant_lists;
 
@@ -17,6 +18,7 @@ use crate::{
 
 use self::{
     detect_activity::{CrawlerCheck, Decision, VisitorContext, decide},
+    identity::IdentityEngine,
     tenant_lists::TenantListStore,
 };
 
@@ -72,6 +74,8 @@ pub struct Engine {
     pub intel: Arc<Intel>,
     /// Tenants' own black- and whitelists.
     pub tenant_lists: TenantListStore,
+    /// Identities, signals, events, bans and approvals.
+    pub identities: IdentityEngine,
 }
 
 impl Engine {
@@ -79,6 +83,7 @@ impl Engine {
     pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
         Self {
             tenant_lists: TenantListStore::new(store.clone()),
+            identities: IdentityEngine::new(store.clone(), intel.clone()),
             store,
             intel,
         }

@@ -27,17 +27,47 @@ pub enum Keyspace {
     TenantIpLists,
     /// Per-IP threat counters and blocks by `tenant id / ip`.
     IpActivity,
+    /// Identities by `tenant id / identity id`.
+    Identities,
+    /// Identity ids by `tenant id / user id`.
+    UserIndex,
+    /// The identities of a device by `tenant id / device id`.
+    Devices,
+    /// Signals by `tenant id / signal id` (newest first).
+    Signals,
+    /// Idempotency answers by `tenant id / idempotency key`.
+    Idempotency,
+    /// Events by `tenant id / event id` (newest first).
+    Events,
+    /// Bans by `tenant id / ban id` (newest first).
+    Bans,
+    /// Ban ids by `tenant id / subject kind / subject / ban id`.
+    BanIndex,
+    /// Approvals by `tenant id / approval id`.
+    Approvals,
+    /// Approval locations by SHA-256 of the approval token.
+    ApprovalTokens,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 6] = [
+    pub const ALL: [Keyspace; 16] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
         Keyspace::Meta,
         Keyspace::TenantIpLists,
         Keyspace::IpActivity,
+        Keyspace::Identities,
+        Keyspace::UserIndex,
+        Keyspace::Devices,
+        Keyspace::Signals,
+        Keyspace::Idempotency,
+        Keyspace::Events,
+        Keyspace::Bans,
+        Keyspace::BanIndex,
+        Keyspace::Approvals,
+        Keyspace::ApprovalTokens,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -49,6 +79,16 @@ impl Keyspace {
             Keyspace::Meta => "meta",
             Keyspace::TenantIpLists => "tenant_ip_lists",
             Keyspace::IpActivity => "ip_activity",
+            Keyspace::Identities => "identities",
+            Keyspace::UserIndex => "user_index",
+            Keyspace::Devices => "devices",
+            Keyspace::Signals => "signals",
+            Keyspace::Idempotency => "idempotency",
+            Keyspace::Events => "events",
+            Keyspace::Bans => "bans",
+            Keyspace::BanIndex => "ban_index",
+            Keyspace::Approvals => "approvals",
+            Keyspace::ApprovalTokens => "approval_tokens",
         }
     }
 

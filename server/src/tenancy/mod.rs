@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use keys::{KeyHash, KeyKind, generate_admin_token};
+pub use keys::{KeyHash, KeyKind, generate_admin_token, random_hex as random_token};
 pub use rate_limit::{RateDecision, RateLimiter};
 pub use settings::*;
 

@@ -68,6 +68,8 @@ pub struct TenantSettings {
     pub verify_velocity_per_minute: u32,
     /// Visitor checks.
     pub blocker: BlockerSettings,
+    /// Identity rules.
+    pub identity_rules: IdentityRuleSettings,
 }
 
 impl Default for TenantSettings {
@@ -82,6 +84,7 @@ impl Default for TenantSettings {
             signature_validity_seconds: DEFAULT_SIGNATURE_VALIDITY_SECONDS,
             verify_velocity_per_minute: DEFAULT_VERIFY_VELOCITY_PER_MINUTE,
             blocker: BlockerSettings::default(),
+            identity_rules: IdentityRuleSettings::default(),
         }
     }
 }
@@ -170,6 +173,43 @@ impl Default for BlockerSettings {
             malicious_window_seconds: DEFAULT_MALICIOUS_WINDOW_SECONDS,
             malicious_block_seconds: DEFAULT_MALICIOUS_BLOCK_SECONDS,
             allow_verified_crawlers: true,
+        }
+    }
+}
+
+/// Identities one device may be used by before SHARED_DEVICE is raised.
+pub const DEFAULT_MAX_IDENTITIES_PER_DEVICE: u32 = 3;
+/// Speed above which travel is impossible, in km/h (faster than an airliner).
+pub const DEFAULT_IMPOSSIBLE_TRAVEL_KMH: u32 = 1000;
+/// Signals from one identity within the window that raise SIGNAL_VELOCITY.
+pub const DEFAULT_VELOCITY_MAX_SIGNALS: u32 = 30;
+/// The window for signal velocity, in seconds.
+pub const DEFAULT_VELOCITY_WINDOW_SECONDS: u32 = 60;
+
+/// Thresholds of the identity rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentityRuleSettings {
+    /// Identities one device may be used by before SHARED_DEVICE.
+    pub max_identities_per_device: u32,
+    /// Speed above which travel is impossible, in km/h.
+    pub impossible_travel_kmh: u32,
+    /// Signals within the window that raise SIGNAL_VELOCITY.
+    pub velocity_max_signals: u32,
+    /// The velocity window, in seconds.
+    pub velocity_window_seconds: u32,
+    /// Raise NEW_DEVICE events.
+    pub new_device_events: bool,
+}
+
+impl Default for IdentityRuleSettings {
+    fn default() -> Self {
+        Self {
+            max_identities_per_device: DEFAULT_MAX_IDENTITIES_PER_DEVICE,
+            impossible_travel_kmh: DEFAULT_IMPOSSIBLE_TRAVEL_KMH,
+            velocity_max_signals: DEFAULT_VELOCITY_MAX_SIGNALS,
+            velocity_window_seconds: DEFAULT_VELOCITY_WINDOW_SECONDS,
+            new_device_events: true,
         }
     }
 }

@@ -1,0 +1,1010 @@
+//! The identity face of the engine: signals in; identities, events, bans and approvals kept.
+//!
+//! A signal is one trip through the pipeline: resolve the identity (creating it for an unknown
+//! user id when the caller may), enrich (IP intelligence, device history), run the identity rules,
+//! look up bans, then write the identity, the signal, the events and the idempotency answer in one
+//! atomic batch, and acknowledge only once that batch is durable.
+
+pub mod records;
+pub mod rules;
+
+use std::{
+    collections::BTreeMap,
+    hash::{Hash, Hasher},
+    net::IpAddr,
+    sync::Arc,
+};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::{
+    error::ApiError,
+    intel::{Intel, IpFacts, ip_lists::ListKind},
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    tenancy::{IdentityRuleSettings, TenantId},
+    time::now_ms,
+};
+
+use self::{
+    records::*,
+    rules::{RuleInput, SignalFacts, evaluate},
+};
+
+/// How long an idempotency key's answer is kept.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3_600_000;
+/// How long an approval stays answerable unless asked otherwise.
+pub const DEFAULT_APPROVAL_TTL_SECONDS: i64 = 15 * 60;
+
+/// Where a signal came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalSource {
+    /// An app.
+    App,
+    /// A browser.
+    Browser,
+    /// The tenant's server.
+    Server,
+}
+
+impl SignalSource {
+    fn name(self) -> &'static str {
+        match self {
+            SignalSource::App => "app",
+            SignalSource::Browser => "browser",
+            SignalSource::Server => "server",
+        }
+    }
+}
+
+/// A checked signal, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct SignalInput {
+    /// Idempotency key, empty when none.
+    pub idempotency_key: String,
+    /// Custom type.
+    pub signal_type: String,
+    /// Where it came from.
+    pub source: SignalSource,
+    /// The device, if sent.
+    pub device: Option<DeviceInfo>,
+    /// The tenant's user id, empty when not sent.
+    pub user_id: String,
+    /// Gatehouse's identity id, empty when not sent.
+    pub identity_id: String,
+    /// The user's IP (from the server, or the connection for client signals).
+    pub ip: Option<IpAddr>,
+    /// The user's user agent.
+    pub user_agent: String,
+    /// Device coordinates.
+    pub location: Option<(f64, f64)>,
+    /// Custom metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// When it happened; now when unset.
+    pub time_ms: Option<i64>,
+    /// True when an unknown user id may create an identity (secret key).
+    pub may_create_identity: bool,
+}
+
+/// An identity's status with what is in force right now.
+#[derive(Debug, Clone)]
+pub struct IdentityStanding {
+    /// The identity, its status computed now (a ban that expired no longer counts).
+    pub identity: IdentityRecord,
+    /// Bans in force on the identity, its devices or its IPs.
+    pub active_bans: Vec<BanRecord>,
+    /// Approvals waiting for the user.
+    pub pending_approvals: Vec<ApprovalRecord>,
+}
+
+const STRIPES: usize = 1024;
+
+/// Striped locks: one read-modify-write of an identity (or idempotency key, or user id) at a time,
+/// without a lock per key or one lock for everything.
+struct Stripes(Vec<Mutex<()>>);
+
+impl Stripes {
+    fn new() -> Self {
+        Self((0..STRIPES).map(|_| Mutex::new(())).collect())
+    }
+
+    async fn lock(&self, tenant: &TenantId, key: &str) -> MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        tenant.hash(&mut hasher);
+        key.hash(&mut hasher);
+        let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or_default();
+        self.0[index].lock().await
+    }
+}
+
+/// Identities, events, bans and approvals over the store.
+pub struct IdentityEngine {
+    store: Arc<dyn Store>,
+    intel: Arc<Intel>,
+    idempotency_locks: Stripes,
+    user_locks: Stripes,
+    identity_locks: Stripes,
+}
+
+fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
+    tenant_key(tenant.as_str(), rest.as_bytes())
+}
+
+impl IdentityEngine {
+    /// The engine over `store` and `intel`.
+    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
+        Self {
+            store,
+            intel,
+            idempotency_locks: Stripes::new(),
+            user_locks: Stripes::new(),
+            identity_locks: Stripes::new(),
+        }
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        space: Keyspace,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        self.store
+            .get(space, key)?
+            .map(|bytes| decode(space, &bytes))
+            .transpose()
+    }
+
+    /// Handles one signal. Returns the answer and whether it is a replay of an earlier answer for
+    /// the same idempotency key.
+    pub async fn send_signal(
+        &self,
+        tenant: &TenantId,
+        settings: &IdentityRuleSettings,
+        input: SignalInput,
+    ) -> Result<(SignalOutcome, bool), ApiError> {
+        let started_ms = now_ms();
+        let _idempotency_guard = if input.idempotency_key.is_empty() {
+            None
+        } else {
+            let guard = self
+                .idempotency_locks
+                .lock(tenant, &input.idempotency_key)
+                .await;
+            let idempotency_key = key(tenant, &input.idempotency_key);
+            if let Some(stored) =
+                self.read::<IdempotencyRecord>(Keyspace::Idempotency, &idempotency_key)?
+            {
+                if stored.created_ms + IDEMPOTENCY_WINDOW_MS > started_ms {
+                    drop(guard);
+                    // The first answer may still be on its way to disk: never acknowledge a
+                    // replay of something that is not durable yet.
+                    self.store.durable().await?;
+                    return Ok((stored.outcome, true));
+                }
+            }
+            Some(guard)
+        };
+
+        let identity_id = self.resolve_identity(tenant, &input, started_ms).await?;
+        let identity_guard = self.identity_locks.lock(tenant, &identity_id).await;
+        let before: IdentityRecord = self
+            .read(Keyspace::Identities, &key(tenant, &identity_id))?
+            .ok_or_else(|| ApiError::NotFound(format!("identity {identity_id} does not exist")))?;
+        let time_ms = input.time_ms.unwrap_or(started_ms);
+        let signal_id = new_id("sig", started_ms);
+
+        // enrich
+        let ip_facts = match input.ip {
+            Some(ip) => Some(self.intel.ip_facts(ip, false).await),
+            None => None,
+        };
+        let location = input
+            .location
+            .map(|(lat, lon)| (lat, lon, "device"))
+            .or_else(|| {
+                let geo = &ip_facts.as_ref()?.geo;
+                Some((geo.latitude?, geo.longitude?, "ip"))
+            });
+        let mut batch = WriteBatch::new();
+        let (device_identities, first_use_of_device) = match &input.device {
+            Some(device) if !device.device_id.is_empty() => {
+                let device_key = key(tenant, &device.device_id);
+                let mut record: DeviceRecord = self
+                    .read(Keyspace::Devices, &device_key)?
+                    .unwrap_or_default();
+                let first_use = !record.identities.contains(&identity_id);
+                if first_use {
+                    record.identities.push(identity_id.clone());
+                    batch.put(Keyspace::Devices, device_key, encode(&record)?);
+                }
+                (record.identities.len(), first_use)
+            }
+            _ => (0, false),
+        };
+
+        // rules
+        let findings = evaluate(&RuleInput {
+            before: &before,
+            signal: SignalFacts {
+                time_ms,
+                device: input.device.as_ref(),
+                ip: ip_facts.as_ref(),
+                location: location.map(|(lat, lon, _)| (lat, lon)),
+            },
+            device_identities,
+            first_use_of_device,
+            settings,
+        });
+        let subjects = subjects_of(&identity_id, input.device.as_ref(), input.ip);
+        let bans = self.active_bans(tenant, &subjects, started_ms)?;
+
+        // record
+        let signal_ref = EventSignalRef {
+            signal_id: signal_id.clone(),
+            signal_type: input.signal_type.clone(),
+            time_ms,
+        };
+        let mut identity = before.clone();
+        let mut immediate_results = Vec::new();
+        let mut events = Vec::new();
+        for ban in &bans {
+            let kind = match ban.action {
+                BanAction::Block => ImmediateKind::Banned,
+                BanAction::Shadow => ImmediateKind::ShadowBanned,
+            };
+            immediate_results.push(ImmediateResult {
+                kind,
+                details: format!(
+                    "{} {} is banned: {}",
+                    ban.subject_kind.tag(),
+                    ban.subject,
+                    ban.reason
+                ),
+                event_id: None,
+                ban: Some(ban.clone()),
+            });
+        }
+        if let Some(ban) = bans.first() {
+            events.push(EventRecord {
+                event_id: new_id("evt", started_ms),
+                identity_id: identity_id.clone(),
+                event_type: EventType::BannedActivity,
+                level: EventLevel::High,
+                signals: vec![signal_ref.clone()],
+                recommendation: Recommendation::None,
+                details: format!(
+                    "signal from banned {} {}",
+                    ban.subject_kind.tag(),
+                    ban.subject
+                ),
+                created_ms: started_ms,
+                approval_id: None,
+            });
+        }
+        for finding in findings {
+            let event = EventRecord {
+                event_id: new_id("evt", started_ms),
+                identity_id: identity_id.clone(),
+                event_type: finding.event_type,
+                level: finding.level,
+                signals: vec![signal_ref.clone()],
+                recommendation: finding.recommendation,
+                details: finding.details.clone(),
+                created_ms: started_ms,
+                approval_id: None,
+            };
+            immediate_results.push(ImmediateResult {
+                kind: finding.immediate,
+                details: finding.details,
+                event_id: Some(event.event_id.clone()),
+                ban: None,
+            });
+            events.push(event);
+        }
+        update_identity(
+            &mut identity,
+            &input,
+            ip_facts.as_ref(),
+            location,
+            time_ms,
+            settings,
+        );
+        for event in &events {
+            identity.risk_score = (identity.risk_score + event.level.risk_points()).min(100);
+            if !matches!(event.recommendation, Recommendation::None) {
+                identity.status = IdentityStatus::UnderReview;
+            }
+            batch.put(
+                Keyspace::Events,
+                key(tenant, &event.event_id),
+                encode(event)?,
+            );
+        }
+        batch.put(
+            Keyspace::Identities,
+            key(tenant, &identity_id),
+            encode(&identity)?,
+        );
+        let signal = SignalRecord {
+            signal_id: signal_id.clone(),
+            identity_id: identity_id.clone(),
+            signal_type: input.signal_type.clone(),
+            source: input.source.name().to_string(),
+            time_ms,
+            received_ms: started_ms,
+            device_id: input
+                .device
+                .as_ref()
+                .map(|device| device.device_id.clone())
+                .unwrap_or_default(),
+            ip: input.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            user_agent: input.user_agent.clone(),
+            location: input.location,
+            metadata: input.metadata.clone(),
+            idempotency_key: input.idempotency_key.clone(),
+        };
+        batch.put(Keyspace::Signals, key(tenant, &signal_id), encode(&signal)?);
+        let mut answered = identity.clone();
+        answered.status = standing_status(&identity, &bans);
+        let outcome = SignalOutcome {
+            signal_id,
+            started_ms,
+            finished_ms: now_ms(),
+            device: input.device.clone(),
+            user_id: input.user_id.clone(),
+            identity: answered,
+            immediate_results,
+        };
+        if !input.idempotency_key.is_empty() {
+            batch.put(
+                Keyspace::Idempotency,
+                key(tenant, &input.idempotency_key),
+                encode(&IdempotencyRecord {
+                    created_ms: started_ms,
+                    outcome: outcome.clone(),
+                })?,
+            );
+        }
+        self.store.apply(batch)?;
+        drop(identity_guard);
+        drop(_idempotency_guard);
+        self.store.durable().await?;
+        Ok((outcome, false))
+    }
+
+    /// Finds the signal's identity; creates it for an unknown user id when allowed.
+    async fn resolve_identity(
+        &self,
+        tenant: &TenantId,
+        input: &SignalInput,
+        now: i64,
+    ) -> Result<String, ApiError> {
+        if !input.identity_id.is_empty() {
+            let exists = self
+                .store
+                .get(Keyspace::Identities, &key(tenant, &input.identity_id))?
+                .is_some();
+            if !exists {
+                return Err(ApiError::NotFound(format!(
+                    "identifiers.identity_id: identity {} does not exist for this tenant",
+                    input.identity_id
+                )));
+            }
+            if !input.user_id.is_empty() {
+                self.link_user(tenant, &input.user_id, &input.identity_id)
+                    .await?;
+            }
+            return Ok(input.identity_id.clone());
+        }
+        let user_key = key(tenant, &input.user_id);
+        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key)? {
+            return Ok(found);
+        }
+        if !input.may_create_identity {
+            return Err(ApiError::NotFound(format!(
+                "identifiers.user_id: user {:?} is unknown; identities are created by signals sent \
+                 with the secret key",
+                input.user_id
+            )));
+        }
+        // Two first signals of one user must not make two identities.
+        let _guard = self.user_locks.lock(tenant, &input.user_id).await;
+        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key)? {
+            return Ok(found);
+        }
+        let identity = IdentityRecord {
+            identity_id: new_id("idt", now),
+            user_ids: vec![input.user_id.clone()],
+            devices: Vec::new(),
+            ips: Vec::new(),
+            locations: Vec::new(),
+            carriers: Vec::new(),
+            first_seen_ms: now,
+            last_seen_ms: now,
+            status: IdentityStatus::Active,
+            risk_score: 0,
+            recent_signal_ms: Vec::new(),
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::UserIndex,
+            user_key,
+            encode(&identity.identity_id)?,
+        );
+        batch.put(
+            Keyspace::Identities,
+            key(tenant, &identity.identity_id),
+            encode(&identity)?,
+        );
+        // Made durable together with the signal that follows.
+        self.store.apply(batch)?;
+        Ok(identity.identity_id)
+    }
+
+    /// Links a user id to an identity when it is not linked to another one.
+    async fn link_user(
+        &self,
+        tenant: &TenantId,
+        user_id: &str,
+        identity_id: &str,
+    ) -> Result<(), ApiError> {
+        let _guard = self.user_locks.lock(tenant, user_id).await;
+        let user_key = key(tenant, user_id);
+        match self.read::<String>(Keyspace::UserIndex, &user_key)? {
+            Some(existing) if existing == identity_id => Ok(()),
+            Some(existing) => Err(ApiError::invalid(
+                "identifiers.user_id",
+                format!("user {user_id:?} belongs to identity {existing}, not {identity_id}"),
+            )),
+            None => {
+                let mut batch = WriteBatch::new();
+                batch.put(
+                    Keyspace::UserIndex,
+                    user_key,
+                    encode(&identity_id.to_string())?,
+                );
+                self.store.apply(batch)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Finds an identity by id or user id.
+    pub fn find_identity(
+        &self,
+        tenant: &TenantId,
+        identity_id: &str,
+        user_id: &str,
+    ) -> Result<IdentityRecord, ApiError> {
+        let id = if !identity_id.is_empty() {
+            identity_id.to_string()
+        } else if !user_id.is_empty() {
+            self.read::<String>(Keyspace::UserIndex, &key(tenant, user_id))?
+                .ok_or_else(|| ApiError::NotFound(format!("user {user_id:?} has no identity")))?
+        } else {
+            return Err(ApiError::invalid(
+                "identity_id",
+                "give identity_id or user_id",
+            ));
+        };
+        self.read(Keyspace::Identities, &key(tenant, &id))?
+            .ok_or_else(|| ApiError::NotFound(format!("identity {id} does not exist")))
+    }
+
+    /// An identity with its status, bans and approvals as they are now.
+    pub fn standing(
+        &self,
+        tenant: &TenantId,
+        identity_id: &str,
+        user_id: &str,
+    ) -> Result<IdentityStanding, ApiError> {
+        let mut identity = self.find_identity(tenant, identity_id, user_id)?;
+        let now = now_ms();
+        let mut subjects = vec![(BanSubjectKind::Identity, identity.identity_id.clone())];
+        subjects.extend(
+            identity
+                .devices
+                .iter()
+                .map(|seen| (BanSubjectKind::Device, seen.device.device_id.clone())),
+        );
+        subjects.extend(
+            identity
+                .ips
+                .iter()
+                .map(|seen| (BanSubjectKind::Ip, seen.ip.clone())),
+        );
+        let active_bans = self.active_bans(tenant, &subjects, now)?;
+        identity.status = standing_status(&identity, &active_bans);
+        let pending_approvals = self
+            .scan::<ApprovalRecord>(Keyspace::Approvals, tenant, None, usize::MAX)?
+            .into_iter()
+            .filter(|approval| {
+                approval.identity_id == identity.identity_id
+                    && approval.status == ApprovalStatus::Pending
+                    && approval.expires_ms > now
+            })
+            .collect();
+        Ok(IdentityStanding {
+            identity,
+            active_bans,
+            pending_approvals,
+        })
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        space: Keyspace,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let start = after.map(|after| key(tenant, after));
+        self.store
+            .scan_prefix(
+                space,
+                &tenant_prefix(tenant.as_str()),
+                start.as_deref(),
+                limit,
+            )?
+            .into_iter()
+            .map(|(_, bytes)| decode(space, &bytes))
+            .collect()
+    }
+
+    /// A page of identities, newest first; returns the next page token.
+    pub fn list_identities(
+        &self,
+        tenant: &TenantId,
+        page_size: usize,
+        page_token: &str,
+        status: Option<IdentityStatus>,
+    ) -> Result<(Vec<IdentityStanding>, String), ApiError> {
+        let mut page = Vec::new();
+        let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
+        loop {
+            let batch: Vec<IdentityRecord> = self.scan(
+                Keyspace::Identities,
+                tenant,
+                after.as_deref(),
+                page_size + 1,
+            )?;
+            let exhausted = batch.len() <= page_size;
+            for record in batch {
+                after = Some(record.identity_id.clone());
+                let standing = self.standing(tenant, &record.identity_id, "")?;
+                if status.is_none_or(|wanted| standing.identity.status == wanted) {
+                    page.push(standing);
+                    if page.len() == page_size {
+                        let next = after.clone().unwrap_or_default();
+                        return Ok((page, if exhausted { String::new() } else { next }));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((page, String::new()));
+            }
+        }
+    }
+
+    /// A page of events, newest first, optionally of one identity or type.
+    pub fn list_events(
+        &self,
+        tenant: &TenantId,
+        identity_id: &str,
+        event_type: Option<EventType>,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<EventRecord>, String), ApiError> {
+        let mut page = Vec::new();
+        let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
+        loop {
+            let batch: Vec<EventRecord> =
+                self.scan(Keyspace::Events, tenant, after.as_deref(), 500)?;
+            let exhausted = batch.len() < 500;
+            for event in batch {
+                after = Some(event.event_id.clone());
+                let matches = (identity_id.is_empty() || event.identity_id == identity_id)
+                    && event_type.is_none_or(|wanted| event.event_type == wanted);
+                if matches {
+                    page.push(event);
+                    if page.len() == page_size {
+                        return Ok((page, after.unwrap_or_default()));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((page, String::new()));
+            }
+        }
+    }
+
+    /// Reads one event.
+    pub fn event(&self, tenant: &TenantId, event_id: &str) -> Result<EventRecord, ApiError> {
+        self.read(Keyspace::Events, &key(tenant, event_id))?
+            .ok_or_else(|| ApiError::NotFound(format!("event {event_id} does not exist")))
+    }
+
+    /// Bans in force at `now` on any of `subjects`.
+    fn active_bans(
+        &self,
+        tenant: &TenantId,
+        subjects: &[(BanSubjectKind, String)],
+        now: i64,
+    ) -> Result<Vec<BanRecord>, StoreError> {
+        let mut bans = Vec::new();
+        for (kind, subject) in subjects {
+            let prefix = key(tenant, &format!("{}/{subject}/", kind.tag()));
+            for (index_key, _) in self
+                .store
+                .scan_prefix(Keyspace::BanIndex, &prefix, None, 100)?
+            {
+                let ban_id = String::from_utf8_lossy(&index_key[prefix.len()..]).into_owned();
+                if let Some(ban) = self.read::<BanRecord>(Keyspace::Bans, &key(tenant, &ban_id))? {
+                    if ban.active_at(now) {
+                        bans.push(ban);
+                    }
+                }
+            }
+        }
+        Ok(bans)
+    }
+
+    /// Bans a subject, durably.
+    pub async fn create_ban(
+        &self,
+        tenant: &TenantId,
+        subject_kind: BanSubjectKind,
+        subject: String,
+        action: BanAction,
+        reason: String,
+        duration_seconds: i64,
+    ) -> Result<BanRecord, ApiError> {
+        let now = now_ms();
+        if subject_kind == BanSubjectKind::Identity {
+            self.find_identity(tenant, &subject, "")?;
+        }
+        let ban = BanRecord {
+            ban_id: new_id("ban", now),
+            subject_kind,
+            subject: subject.clone(),
+            action,
+            reason,
+            created_ms: now,
+            expires_ms: if duration_seconds > 0 {
+                now.saturating_add(duration_seconds.saturating_mul(1000))
+            } else {
+                0
+            },
+            lifted_ms: 0,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(Keyspace::Bans, key(tenant, &ban.ban_id), encode(&ban)?);
+        batch.put(
+            Keyspace::BanIndex,
+            key(
+                tenant,
+                &format!("{}/{subject}/{}", subject_kind.tag(), ban.ban_id),
+            ),
+            Vec::new(),
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(ban)
+    }
+
+    /// Lifts a ban, durably.
+    pub async fn delete_ban(&self, tenant: &TenantId, ban_id: &str) -> Result<BanRecord, ApiError> {
+        let mut ban: BanRecord = self
+            .read(Keyspace::Bans, &key(tenant, ban_id))?
+            .ok_or_else(|| ApiError::NotFound(format!("ban {ban_id} does not exist")))?;
+        if ban.lifted_ms == 0 {
+            ban.lifted_ms = now_ms();
+            let mut batch = WriteBatch::new();
+            batch.put(Keyspace::Bans, key(tenant, ban_id), encode(&ban)?);
+            self.store.apply(batch)?;
+            self.store.durable().await?;
+        }
+        Ok(ban)
+    }
+
+    /// A page of bans, newest first.
+    pub fn list_bans(
+        &self,
+        tenant: &TenantId,
+        include_inactive: bool,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<BanRecord>, String), ApiError> {
+        let now = now_ms();
+        let mut page = Vec::new();
+        let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
+        loop {
+            let batch: Vec<BanRecord> = self.scan(Keyspace::Bans, tenant, after.as_deref(), 500)?;
+            let exhausted = batch.len() < 500;
+            for ban in batch {
+                after = Some(ban.ban_id.clone());
+                if include_inactive || ban.active_at(now) {
+                    page.push(ban);
+                    if page.len() == page_size {
+                        return Ok((page, after.unwrap_or_default()));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((page, String::new()));
+            }
+        }
+    }
+
+    /// Makes an event approvable; returns the approval and its one-time token.
+    pub async fn create_approval(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+        message: String,
+        ttl_seconds: i64,
+    ) -> Result<(ApprovalRecord, String), ApiError> {
+        let now = now_ms();
+        let mut event = self.event(tenant, event_id)?;
+        if event.approval_id.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "event {event_id} already has an approval"
+            )));
+        }
+        let token = format!("apt_{}", crate::tenancy::random_token(24));
+        let ttl = if ttl_seconds > 0 {
+            ttl_seconds
+        } else {
+            DEFAULT_APPROVAL_TTL_SECONDS
+        };
+        let approval = ApprovalRecord {
+            approval_id: new_id("apv", now),
+            event_id: event_id.to_string(),
+            identity_id: event.identity_id.clone(),
+            status: ApprovalStatus::Pending,
+            message,
+            created_ms: now,
+            expires_ms: now.saturating_add(ttl.saturating_mul(1000)),
+            resolved_ms: 0,
+            token_hash: hex::encode(Sha256::digest(token.as_bytes())),
+        };
+        event.approval_id = Some(approval.approval_id.clone());
+        let mut batch = WriteBatch::new();
+        let location = key(tenant, &approval.approval_id);
+        batch.put(
+            Keyspace::ApprovalTokens,
+            Sha256::digest(token.as_bytes()).to_vec(),
+            location.clone(),
+        );
+        batch.put(Keyspace::Approvals, location, encode(&approval)?);
+        batch.put(Keyspace::Events, key(tenant, event_id), encode(&event)?);
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok((approval, token))
+    }
+
+    /// Reads one approval.
+    pub fn approval(
+        &self,
+        tenant: &TenantId,
+        approval_id: &str,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.read(Keyspace::Approvals, &key(tenant, approval_id))
+    }
+
+    /// The user's answer: updates the approval and the identity and raises an event.
+    pub async fn resolve_approval(
+        &self,
+        tenant: &TenantId,
+        token: &str,
+        approve: bool,
+    ) -> Result<(ApprovalRecord, IdentityStatus), ApiError> {
+        let now = now_ms();
+        let unknown = || ApiError::NotFound("approval_token: unknown or already used token".into());
+        let location = self
+            .store
+            .get(Keyspace::ApprovalTokens, &Sha256::digest(token.as_bytes()))?
+            .ok_or_else(unknown)?;
+        // A token of another tenant is as unknown as a made-up one.
+        if !location.starts_with(&tenant_prefix(tenant.as_str())) {
+            return Err(unknown());
+        }
+        let mut approval: ApprovalRecord = self
+            .read(Keyspace::Approvals, &location)?
+            .ok_or_else(unknown)?;
+        if approval.status != ApprovalStatus::Pending {
+            return Err(ApiError::Conflict(format!(
+                "approval {} was already answered",
+                approval.approval_id
+            )));
+        }
+        if approval.expires_ms <= now {
+            return Err(ApiError::invalid(
+                "approval_token",
+                "the approval expired; ask for a new one",
+            ));
+        }
+        let _guard = self
+            .identity_locks
+            .lock(tenant, &approval.identity_id)
+            .await;
+        let mut identity: IdentityRecord = self
+            .read(Keyspace::Identities, &key(tenant, &approval.identity_id))?
+            .ok_or_else(|| ApiError::NotFound("the approval's identity no longer exists".into()))?;
+        approval.status = if approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Denied
+        };
+        approval.resolved_ms = now;
+        identity.status = if approve {
+            IdentityStatus::Approved
+        } else {
+            IdentityStatus::UnderReview
+        };
+        let event = EventRecord {
+            event_id: new_id("evt", now),
+            identity_id: identity.identity_id.clone(),
+            event_type: if approve {
+                EventType::ApprovalApproved
+            } else {
+                EventType::ApprovalDenied
+            },
+            level: if approve {
+                EventLevel::Low
+            } else {
+                EventLevel::High
+            },
+            signals: Vec::new(),
+            recommendation: if approve {
+                Recommendation::None
+            } else {
+                Recommendation::Review
+            },
+            details: format!(
+                "the user {} event {}",
+                if approve { "approved" } else { "denied" },
+                approval.event_id
+            ),
+            created_ms: now,
+            approval_id: Some(approval.approval_id.clone()),
+        };
+        identity.risk_score = (identity.risk_score + event.level.risk_points()).min(100);
+        let mut batch = WriteBatch::new();
+        batch.put(Keyspace::Approvals, location, encode(&approval)?);
+        batch.put(
+            Keyspace::Identities,
+            key(tenant, &identity.identity_id),
+            encode(&identity)?,
+        );
+        batch.put(
+            Keyspace::Events,
+            key(tenant, &event.event_id),
+            encode(&event)?,
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok((approval, identity.status))
+    }
+}
+
+fn subjects_of(
+    identity_id: &str,
+    device: Option<&DeviceInfo>,
+    ip: Option<IpAddr>,
+) -> Vec<(BanSubjectKind, String)> {
+    let mut subjects = vec![(BanSubjectKind::Identity, identity_id.to_string())];
+    if let Some(device) = device.filter(|device| !device.device_id.is_empty()) {
+        subjects.push((BanSubjectKind::Device, device.device_id.clone()));
+    }
+    if let Some(ip) = ip {
+        subjects.push((BanSubjectKind::Ip, ip.to_string()));
+    }
+    subjects
+}
+
+/// The status in force: a blocking ban wins; otherwise what the events and approvals left.
+fn standing_status(identity: &IdentityRecord, bans: &[BanRecord]) -> IdentityStatus {
+    if bans.iter().any(|ban| ban.action == BanAction::Block) {
+        IdentityStatus::Banned
+    } else if identity.status == IdentityStatus::Banned {
+        IdentityStatus::Active
+    } else {
+        identity.status
+    }
+}
+
+/// Folds a signal into the identity's history.
+fn update_identity(
+    identity: &mut IdentityRecord,
+    input: &SignalInput,
+    ip: Option<&IpFacts>,
+    location: Option<(f64, f64, &str)>,
+    time_ms: i64,
+    settings: &IdentityRuleSettings,
+) {
+    identity.last_seen_ms = identity.last_seen_ms.max(time_ms);
+    if !input.user_id.is_empty() && !identity.user_ids.contains(&input.user_id) {
+        identity.user_ids.push(input.user_id.clone());
+    }
+    if let Some(device) = input
+        .device
+        .as_ref()
+        .filter(|device| !device.device_id.is_empty())
+    {
+        match identity
+            .devices
+            .iter_mut()
+            .find(|seen| seen.device.device_id == device.device_id)
+        {
+            Some(seen) => {
+                seen.device = device.clone();
+                seen.last_seen_ms = seen.last_seen_ms.max(time_ms);
+            }
+            None => identity.devices.push(SeenDevice {
+                device: device.clone(),
+                first_seen_ms: time_ms,
+                last_seen_ms: time_ms,
+            }),
+        }
+        if let Some(carrier) = &device.carrier {
+            if !identity.carriers.contains(carrier) {
+                identity.carriers.push(carrier.clone());
+            }
+        }
+        keep_recent(&mut identity.devices, |seen| seen.last_seen_ms);
+    }
+    if let Some(facts) = ip {
+        let address = facts.ip.to_string();
+        let tor = facts.lists.contains(ListKind::Tor);
+        let vpn = facts.lists.contains(ListKind::Vpn) || facts.lists.contains(ListKind::Proxy);
+        match identity.ips.iter_mut().find(|seen| seen.ip == address) {
+            Some(seen) => {
+                seen.last_seen_ms = seen.last_seen_ms.max(time_ms);
+                seen.tor = tor;
+                seen.vpn = vpn;
+            }
+            None => identity.ips.push(SeenIp {
+                ip: address,
+                country_code: facts.geo.country_code.clone(),
+                city: facts.geo.city.clone(),
+                asn: facts.geo.asn,
+                company: facts.geo.company.clone(),
+                tor,
+                vpn,
+                first_seen_ms: time_ms,
+                last_seen_ms: time_ms,
+            }),
+        }
+        keep_recent(&mut identity.ips, |seen| seen.last_seen_ms);
+    }
+    if let Some((latitude, longitude, source)) = location {
+        let geo = ip.map(|facts| &facts.geo);
+        identity.locations.push(SeenLocation {
+            latitude,
+            longitude,
+            city: geo.map(|geo| geo.city.clone()).unwrap_or_default(),
+            region: geo.map(|geo| geo.region.clone()).unwrap_or_default(),
+            country_code: geo.map(|geo| geo.country_code.clone()).unwrap_or_default(),
+            source: source.to_string(),
+            seen_ms: time_ms,
+        });
+        identity.locations.sort_by_key(|seen| seen.seen_ms);
+        let excess = identity.locations.len().saturating_sub(MAX_LOCATIONS);
+        identity.locations.drain(..excess);
+    }
+    identity.recent_signal_ms.push(time_ms);
+    identity.recent_signal_ms.sort_unstable();
+    let keep = usize::try_from(settings.velocity_max_signals)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    let excess = identity.recent_signal_ms.len().saturating_sub(keep);
+    identity.recent_signal_ms.drain(..excess);
+}
+
+/// Keeps the `MAX_SEEN` most recently seen entries.
+fn keep_recent<T>(items: &mut Vec<T>, last_seen: impl Fn(&T) -> i64) {
+    if items.len() > MAX_SEEN {
+        items.sort_by_key(|item| std::cmp::Reverse(last_seen(item)));
+        items.truncate(MAX_SEEN);
+    }
+}
