@@ -27,17 +27,32 @@ pub enum Keyspace {
     TenantIpLists,
     /// Per-IP threat counters and blocks by `tenant id / ip`.
     IpActivity,
+    /// Webhook endpoints by `tenant id / webhook id`.
+    WebhookEndpoints,
+    /// Pending webhook deliveries by due time (big-endian ms) and outbox id, across tenants, so
+    /// the dispatcher finds due work with a range scan.
+    WebhookOutbox,
+    /// The outbox key of each pending delivery by `tenant id / webhook id / outbox id`, so that
+    /// deleting an endpoint can drop its pending deliveries.
+    WebhookPending,
+    /// Webhook delivery attempts by `tenant id / webhook id / inverted time / delivery id`,
+    /// newest first.
+    WebhookDeliveries,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 6] = [
+    pub const ALL: [Keyspace; 10] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
         Keyspace::Meta,
         Keyspace::TenantIpLists,
         Keyspace::IpActivity,
+        Keyspace::WebhookEndpoints,
+        Keyspace::WebhookOutbox,
+        Keyspace::WebhookPending,
+        Keyspace::WebhookDeliveries,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -49,6 +64,10 @@ impl Keyspace {
             Keyspace::Meta => "meta",
             Keyspace::TenantIpLists => "tenant_ip_lists",
             Keyspace::IpActivity => "ip_activity",
+            Keyspace::WebhookEndpoints => "webhook_endpoints",
+            Keyspace::WebhookOutbox => "webhook_outbox",
+            Keyspace::WebhookPending => "webhook_pending",
+            Keyspace::WebhookDeliveries => "webhook_deliveries",
         }
     }
 
