@@ -47,11 +47,22 @@ pub enum Keyspace {
     Approvals,
     /// Approval locations by SHA-256 of the approval token.
     ApprovalTokens,
+    /// Webhook endpoints by `tenant id / webhook id`.
+    WebhookEndpoints,
+    /// Pending webhook deliveries by due time (big-endian ms) and outbox id, across tenants, so
+    /// the dispatcher finds due work with a range scan.
+    WebhookOutbox,
+    /// The outbox key of each pending delivery by `tenant id / webhook id / outbox id`, so that
+    /// deleting an endpoint can drop its pending deliveries.
+    WebhookPending,
+    /// Webhook delivery attempts by `tenant id / webhook id / inverted time / delivery id`,
+    /// newest first.
+    WebhookDeliveries,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 16] = [
+    pub const ALL: [Keyspace; 20] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -68,6 +79,10 @@ impl Keyspace {
         Keyspace::BanIndex,
         Keyspace::Approvals,
         Keyspace::ApprovalTokens,
+        Keyspace::WebhookEndpoints,
+        Keyspace::WebhookOutbox,
+        Keyspace::WebhookPending,
+        Keyspace::WebhookDeliveries,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -89,6 +104,10 @@ impl Keyspace {
             Keyspace::BanIndex => "ban_index",
             Keyspace::Approvals => "approvals",
             Keyspace::ApprovalTokens => "approval_tokens",
+            Keyspace::WebhookEndpoints => "webhook_endpoints",
+            Keyspace::WebhookOutbox => "webhook_outbox",
+            Keyspace::WebhookPending => "webhook_pending",
+            Keyspace::WebhookDeliveries => "webhook_deliveries",
         }
     }
 
