@@ -20,6 +20,7 @@ use gatehouse_server::{
     },
     store::SledStore,
     tenancy::{BlockerSettings, TenantId},
+    webhooks::{WebhookSettings, Webhooks},
 };
 
 /// Entries generated for the lists.
@@ -84,7 +85,11 @@ fn bench(c: &mut Criterion) {
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         let intel = Arc::new(Intel::bare(tables).unwrap());
         (
-            Engine::new(store, intel),
+            Engine::new(
+                store.clone(),
+                intel,
+                Arc::new(Webhooks::new(store, WebhookSettings::default())),
+            ),
             TenantId::parse("tn_0123456789abcdef", "tenant").unwrap(),
         )
     });

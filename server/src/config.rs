@@ -36,6 +36,11 @@ pub const ENV_KEYS: &[&str] = &[
     "rdns_timeout_ms",
     "rdns_nameservers",
     "rdns_cache_entries",
+    "webhooks_allow_private_targets",
+    "webhooks_request_timeout_ms",
+    "webhooks_base_backoff_ms",
+    "webhooks_max_backoff_ms",
+    "webhooks_retry_hours",
 ];
 
 /// How often the IP list folder is checked for changes, in seconds.
@@ -98,6 +103,16 @@ pub struct Config {
     pub rdns_nameservers: Vec<SocketAddr>,
     /// How many reverse-DNS answers are cached.
     pub rdns_cache_entries: u64,
+    /// Let webhook endpoints point at loopback and private addresses (tests, private networks).
+    pub webhooks_allow_private_targets: bool,
+    /// The limit of one webhook delivery attempt, in milliseconds.
+    pub webhooks_request_timeout_ms: u64,
+    /// The delay before the first webhook retry, in milliseconds; it doubles with each failure.
+    pub webhooks_base_backoff_ms: u64,
+    /// The longest delay between two webhook attempts, in milliseconds.
+    pub webhooks_max_backoff_ms: u64,
+    /// How long failed webhook deliveries are retried, in hours (at least 24).
+    pub webhooks_retry_hours: u64,
 }
 
 impl Default for Config {
@@ -119,8 +134,17 @@ impl Default for Config {
             rdns_timeout_ms: DEFAULT_RDNS_TIMEOUT_MS,
             rdns_nameservers: Vec::new(),
             rdns_cache_entries: DEFAULT_RDNS_CACHE_ENTRIES,
+            webhooks_allow_private_targets: crate::webhooks::DEFAULT_ALLOW_PRIVATE_TARGETS,
+            webhooks_request_timeout_ms: duration_ms(crate::webhooks::DEFAULT_REQUEST_TIMEOUT),
+            webhooks_base_backoff_ms: duration_ms(crate::webhooks::DEFAULT_BASE_BACKOFF),
+            webhooks_max_backoff_ms: duration_ms(crate::webhooks::DEFAULT_MAX_BACKOFF),
+            webhooks_retry_hours: crate::webhooks::DEFAULT_RETRY_FOR.as_secs() / 3600,
         }
     }
+}
+
+fn duration_ms(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn parse_default(addr: &str) -> SocketAddr {
@@ -184,6 +208,11 @@ impl Config {
             .merge(Serialized::globals(overrides))
             .extract()
             .map_err(|error| ConfigError(error.to_string()))?;
+        if config.webhooks_retry_hours < 24 {
+            return Err(ConfigError(
+                "webhooks_retry_hours must be at least 24: deliveries are retried for a day".into(),
+            ));
+        }
         if let Some(token) = &config.admin_token {
             if token.trim().len() < 16 {
                 return Err(ConfigError(
@@ -211,6 +240,18 @@ impl Config {
                 cache_entries: self.rdns_cache_entries.max(1),
             },
             hostname_patterns_file: self.hostname_patterns_file.clone(),
+        }
+    }
+
+    /// The webhook delivery settings.
+    pub fn webhooks(&self) -> crate::webhooks::WebhookSettings {
+        use std::time::Duration;
+        crate::webhooks::WebhookSettings {
+            allow_private_targets: self.webhooks_allow_private_targets,
+            request_timeout: Duration::from_millis(self.webhooks_request_timeout_ms.max(1)),
+            base_backoff: Duration::from_millis(self.webhooks_base_backoff_ms.max(1)),
+            max_backoff: Duration::from_millis(self.webhooks_max_backoff_ms.max(1)),
+            retry_for: Duration::from_secs(self.webhooks_retry_hours.saturating_mul(3600)),
         }
     }
 

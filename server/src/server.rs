@@ -20,6 +20,7 @@ use crate::{
     intel::{Intel, IntelError},
     store::{SledStore, Store},
     tenancy::{Tenancy, generate_admin_token},
+    webhooks::Webhooks,
 };
 
 /// How long shutdown waits for requests in flight and open connections.
@@ -69,7 +70,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let intel_settings = config.intel();
     let intel = Arc::new(Intel::load(&intel_settings)?);
     let _list_reloader = intel.spawn_list_reloader(intel_settings.ip_lists_reload);
-    let engine = Arc::new(Engine::new(shared_store, intel));
+    let webhooks = Arc::new(Webhooks::new(shared_store.clone(), config.webhooks()));
+    let _dispatcher = webhooks.spawn_dispatcher();
+    let engine = Arc::new(Engine::new(shared_store, intel, webhooks));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter

@@ -14,3 +14,4 @@ mod rate_limit;
 mod sdk_client;
 mod signals;
 mod transport;
+mod webhooks;

@@ -17,6 +17,7 @@ use crate::{
         ApiKeyRecord, BlockerSettings, KeyKind, MAX_RATE_LIMIT_PER_MINUTE, MAX_RETENTION_DAYS,
         Tenancy, Tenant, TenantId, TenantSettings,
     },
+    webhooks::WebhookEndpoint,
 };
 
 /// The AdminService adapter.
@@ -31,15 +32,21 @@ impl AdminApi {
         Self { tenancy, engine }
     }
 
+    /// The tenant a tenant-scoped call acts on, checked against the caller.
+    fn tenant_for(&self, caller: &Caller, tenant_id: &str) -> Result<TenantId, ApiError> {
+        let tenant_id = TenantId::parse(tenant_id, "tenant_id")?;
+        caller.authorize_tenant(&tenant_id)?;
+        self.tenancy.require_tenant(&tenant_id)?;
+        Ok(tenant_id)
+    }
+
     fn ip_list_target(
         &self,
         caller: &Caller,
         tenant_id: &str,
         list: i32,
     ) -> Result<(TenantId, TenantList), ApiError> {
-        let tenant_id = TenantId::parse(tenant_id, "tenant_id")?;
-        caller.authorize_tenant(&tenant_id)?;
-        self.tenancy.require_tenant(&tenant_id)?;
+        let tenant_id = self.tenant_for(caller, tenant_id)?;
         let list = match pb::IpListKind::try_from(list) {
             Ok(pb::IpListKind::Whitelist) => TenantList::Whitelist,
             Ok(pb::IpListKind::Blacklist) => TenantList::Blacklist,
@@ -516,6 +523,15 @@ pub fn blocker_settings_to_pb(settings: &BlockerSettings) -> pb::BlockerSettings
     }
 }
 
+fn webhook_to_pb(endpoint: &WebhookEndpoint) -> pb::Webhook {
+    pb::Webhook {
+        webhook_id: endpoint.webhook_id.clone(),
+        url: endpoint.url.clone(),
+        event_types: endpoint.event_types.clone(),
+        created_ms: endpoint.created_ms,
+    }
+}
+
 fn ip_list_entry_to_pb(entry: TenantListEntry) -> pb::IpListEntry {
     pb::IpListEntry {
         cidr: entry.cidr,
@@ -718,6 +734,98 @@ impl AdminService for AdminApi {
         reply(self.list_ip_list_entries(&caller, request.into_inner()))
     }
 
+    async fn create_webhook(
+        &self,
+        request: Request<pb::CreateWebhookRequest>,
+    ) -> Result<Response<pb::CreateWebhookResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let endpoint = self
+                .engine
+                .webhooks
+                .create_endpoint(&tenant_id, &request.url, request.event_types.clone())
+                .await?;
+            Ok(pb::CreateWebhookResponse {
+                webhook: Some(webhook_to_pb(&endpoint)),
+                secret: endpoint.secret,
+            })
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn list_webhooks(
+        &self,
+        request: Request<pb::ListWebhooksRequest>,
+    ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let endpoints = self.engine.webhooks.list_endpoints(&tenant_id)?;
+            Ok(pb::ListWebhooksResponse {
+                webhooks: endpoints.iter().map(webhook_to_pb).collect(),
+            })
+        })();
+        reply(outcome)
+    }
+
+    async fn delete_webhook(
+        &self,
+        request: Request<pb::DeleteWebhookRequest>,
+    ) -> Result<Response<pb::DeleteWebhookResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            self.engine
+                .webhooks
+                .delete_endpoint(&tenant_id, &request.webhook_id)
+                .await?;
+            Ok(pb::DeleteWebhookResponse {})
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let size = usize::try_from(request.page_size)
+                .map_err(|_| ApiError::invalid("page_size", "must not be negative"))?;
+            let (deliveries, next_page_token) = self.engine.webhooks.list_deliveries(
+                &tenant_id,
+                &request.webhook_id,
+                size,
+                &request.page_token,
+            )?;
+            Ok(pb::ListWebhookDeliveriesResponse {
+                deliveries: deliveries
+                    .into_iter()
+                    .map(|delivery| pb::WebhookDelivery {
+                        delivery_id: delivery.delivery_id,
+                        event_id: delivery.event_id,
+                        attempt: delivery.attempt,
+                        http_status: u32::from(delivery.http_status),
+                        error: delivery.error,
+                        attempted_ms: delivery.attempted_ms,
+                        delivered: delivery.delivered,
+                        next_attempt_ms: delivery.next_attempt_ms,
+                    })
+                    .collect(),
+                next_page_token,
+            })
+        })();
+        reply(outcome)
+    }
+
     later_issue! {
         create_signing_key(pb::CreateSigningKeyRequest) -> pb::CreateSigningKeyResponse,
         list_signing_keys(pb::ListSigningKeysRequest) -> pb::ListSigningKeysResponse,
@@ -728,10 +836,6 @@ impl AdminService for AdminApi {
         update_smart_url(pb::UpdateSmartUrlRequest) -> pb::UpdateSmartUrlResponse,
         delete_smart_url(pb::DeleteSmartUrlRequest) -> pb::DeleteSmartUrlResponse,
         get_smart_url_stats(pb::GetSmartUrlStatsRequest) -> pb::GetSmartUrlStatsResponse,
-        create_webhook(pb::CreateWebhookRequest) -> pb::CreateWebhookResponse,
-        list_webhooks(pb::ListWebhooksRequest) -> pb::ListWebhooksResponse,
-        delete_webhook(pb::DeleteWebhookRequest) -> pb::DeleteWebhookResponse,
-        list_webhook_deliveries(pb::ListWebhookDeliveriesRequest) -> pb::ListWebhookDeliveriesResponse,
     }
 }
 

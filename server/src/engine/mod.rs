@@ -14,6 +14,7 @@ use crate::{
     store::{Store, StoreError},
     tenancy::{BlockerSettings, TenantId},
     time::now_ms,
+    webhooks::Webhooks,
 };
 
 use self::{
@@ -76,14 +77,17 @@ pub struct Engine {
     pub tenant_lists: TenantListStore,
     /// Identities, signals, events, bans and approvals.
     pub identities: IdentityEngine,
+    /// Webhook endpoints and deliveries.
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl Engine {
-    /// An engine over `store` and `intel`.
-    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
+    /// An engine over `store` and `intel`; events go out through `webhooks`.
+    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>, webhooks: Arc<Webhooks>) -> Self {
         Self {
             tenant_lists: TenantListStore::new(store.clone()),
-            identities: IdentityEngine::new(store.clone(), intel.clone()),
+            identities: IdentityEngine::new(store.clone(), intel.clone(), webhooks.clone()),
+            webhooks,
             store,
             intel,
         }

@@ -24,6 +24,7 @@ use crate::{
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
     tenancy::{IdentityRuleSettings, TenantId},
     time::now_ms,
+    webhooks::Webhooks,
 };
 
 use self::{
@@ -97,6 +98,21 @@ pub struct IdentityStanding {
     pub pending_approvals: Vec<ApprovalRecord>,
 }
 
+/// The JSON body of a webhook delivery.
+#[derive(Debug, serde::Serialize)]
+pub struct WebhookPayload<'a> {
+    /// The event's id; receivers de-duplicate on it (delivery is at least once).
+    pub event_id: &'a str,
+    /// The event type name, for example `TOR`.
+    pub event_type: &'a str,
+    /// The tenant.
+    pub tenant_id: &'a str,
+    /// When the event was raised.
+    pub created_ms: i64,
+    /// The event.
+    pub event: &'a EventRecord,
+}
+
 const STRIPES: usize = 1024;
 
 /// Striped locks: one read-modify-write of an identity (or idempotency key, or user id) at a time,
@@ -121,6 +137,7 @@ impl Stripes {
 pub struct IdentityEngine {
     store: Arc<dyn Store>,
     intel: Arc<Intel>,
+    webhooks: Arc<Webhooks>,
     idempotency_locks: Stripes,
     user_locks: Stripes,
     identity_locks: Stripes,
@@ -131,11 +148,12 @@ fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
 }
 
 impl IdentityEngine {
-    /// The engine over `store` and `intel`.
-    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
+    /// The engine over `store` and `intel`; events go out through `webhooks`.
+    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>, webhooks: Arc<Webhooks>) -> Self {
         Self {
             store,
             intel,
+            webhooks,
             idempotency_locks: Stripes::new(),
             user_locks: Stripes::new(),
             identity_locks: Stripes::new(),
@@ -313,11 +331,7 @@ impl IdentityEngine {
             if !matches!(event.recommendation, Recommendation::None) {
                 identity.status = IdentityStatus::UnderReview;
             }
-            batch.put(
-                Keyspace::Events,
-                key(tenant, &event.event_id),
-                encode(event)?,
-            );
+            self.record_event(&mut batch, tenant, event)?;
         }
         batch.put(
             Keyspace::Identities,
@@ -368,7 +382,40 @@ impl IdentityEngine {
         drop(identity_guard);
         drop(_idempotency_guard);
         self.store.durable().await?;
+        if !events.is_empty() {
+            self.webhooks.notify();
+        }
         Ok((outcome, false))
+    }
+
+    /// Adds an event and its webhook deliveries to `batch`: both commit together, so an
+    /// acknowledged event always has its deliveries queued.
+    fn record_event(
+        &self,
+        batch: &mut WriteBatch,
+        tenant: &TenantId,
+        event: &EventRecord,
+    ) -> Result<(), StoreError> {
+        batch.put(
+            Keyspace::Events,
+            key(tenant, &event.event_id),
+            encode(event)?,
+        );
+        let payload = encode(&WebhookPayload {
+            event_id: &event.event_id,
+            event_type: event.event_type.name(),
+            tenant_id: tenant.as_str(),
+            created_ms: event.created_ms,
+            event,
+        })?;
+        self.webhooks.enqueue(
+            batch,
+            tenant,
+            event.event_type.name(),
+            &event.event_id,
+            &payload,
+        )?;
+        Ok(())
     }
 
     /// Finds the signal's identity; creates it for an unknown user id when allowed.
