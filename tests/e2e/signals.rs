@@ -497,6 +497,61 @@ async fn each_event_type_is_raised_by_the_signals_that_should_raise_it() {
         f.status(&dave_id).await.status,
         pb::IdentityStatus::UnderReview as i32
     );
+
+    // Five identities so far (carol, dave, erin, frank, gina); list them two at a time.
+    let mut identities = IdentityServiceClient::new(f.server.channel().await);
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = identities
+            .list_identities(api_key(
+                pb::ListIdentitiesRequest {
+                    page_size: 2,
+                    page_token,
+                    ..Default::default()
+                },
+                &key,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.identities.len() <= 2);
+        seen.extend(
+            page.identities
+                .into_iter()
+                .map(|identity| identity.identity_id),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "no identity listed twice");
+    let under_review = identities
+        .list_identities(api_key(
+            pb::ListIdentitiesRequest {
+                status: pb::IdentityStatus::UnderReview.into(),
+                ..Default::default()
+            },
+            &key,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .identities;
+    assert!(
+        under_review
+            .iter()
+            .any(|identity| identity.identity_id == dave_id)
+    );
+    assert!(
+        under_review
+            .iter()
+            .all(|identity| identity.status == pb::IdentityStatus::UnderReview as i32)
+    );
 }
 
 #[tokio::test]
@@ -544,6 +599,17 @@ async fn bans_apply_at_once_and_stop_when_lifted_or_expired() {
     let status = f.status(&identity_id).await;
     assert_eq!(status.status, pb::IdentityStatus::Banned as i32);
     assert_eq!(status.active_bans.len(), 1);
+    let banned_event = f
+        .events(&identity_id)
+        .await
+        .into_iter()
+        .find(|event| event.r#type == pb::EventType::BannedActivity as i32)
+        .expect("BANNED_ACTIVITY raised");
+    assert!(
+        banned_event.details.contains(&identity_id),
+        "{}",
+        banned_event.details
+    );
 
     identities
         .delete_ban(api_key(
