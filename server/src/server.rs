@@ -5,7 +5,8 @@ use std::{io::Write, path::Path, sync::Arc};
 
 use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
-    identity_service_server::IdentityServiceServer, signal_service_server::SignalServiceServer,
+    decision_service_server::DecisionServiceServer, identity_service_server::IdentityServiceServer,
+    signal_service_server::SignalServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -13,7 +14,10 @@ use tonic::transport::Server;
 use tower_http::cors::CorsLayer;
 
 use crate::{
-    api::{admin::AdminApi, blocker::BlockerApi, identity::IdentityApi, signal::SignalApi},
+    api::{
+        admin::AdminApi, blocker::BlockerApi, decision::DecisionApi, identity::IdentityApi,
+        signal::SignalApi,
+    },
     auth::{Gate, GateLayer},
     config::Config,
     engine::Engine,
@@ -73,6 +77,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let webhooks = Arc::new(Webhooks::new(shared_store.clone(), config.webhooks()));
     let _dispatcher = webhooks.spawn_dispatcher();
     let engine = Arc::new(Engine::new(shared_store, intel, webhooks));
+    let _retention = spawn_retention(tenancy.clone(), engine.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -83,6 +88,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .await;
     health_reporter
         .set_serving::<SignalServiceServer<SignalApi>>()
+        .await;
+    health_reporter
+        .set_serving::<DecisionServiceServer<DecisionApi>>()
         .await;
     health_reporter
         .set_serving::<IdentityServiceServer<IdentityApi>>()
@@ -131,6 +139,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         )))
         .add_service(BlockerServiceServer::new(BlockerApi::new(engine.clone())))
         .add_service(SignalServiceServer::new(SignalApi::new(engine.clone())))
+        .add_service(DecisionServiceServer::new(DecisionApi::new(engine.clone())))
         .add_service(IdentityServiceServer::new(IdentityApi::new(engine)))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
@@ -162,6 +171,49 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     store.flush()?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// How often old click events are removed.
+pub const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes click events older than each tenant's retention, hourly, off the request path.
+fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(RETENTION_INTERVAL);
+        loop {
+            ticker.tick().await;
+            let mut after: Option<crate::tenancy::TenantId> = None;
+            loop {
+                let page = match tenancy.list_tenants(after.as_ref(), 100) {
+                    Ok(page) => page,
+                    Err(error) => {
+                        tracing::warn!(%error, "retention: cannot list tenants");
+                        break;
+                    }
+                };
+                let Some(last) = page.last() else { break };
+                after = Some(last.id.clone());
+                for tenant in &page {
+                    let keep_ms = i64::from(tenant.settings.retention_days) * 86_400_000;
+                    let before = crate::time::now_ms() - keep_ms;
+                    let engine = engine.clone();
+                    let id = tenant.id.clone();
+                    let removed = tokio::task::spawn_blocking(move || {
+                        engine.clicks.purge_events_before(&id, before)
+                    })
+                    .await;
+                    match removed {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(count)) => {
+                            tracing::info!(tenant_id = %tenant.id, removed = count, "retention: old click events removed")
+                        }
+                        Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
+                        Err(error) => tracing::warn!(%error, "retention task failed"),
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// CORS for grpc-web. Calls authenticate with an API key header, never cookies, so no

@@ -399,15 +399,8 @@ fn apply_settings(
             target.new_device_events = enabled;
         }
     }
-    // These groups arrive with the services that use them; refusing them beats silently dropping
-    // a setting the caller believes is in force.
-    for (present, field) in [(changes.click_rules.is_some(), "click_rules")] {
-        if present {
-            return Err(ApiError::invalid(
-                format!("settings.{field}"),
-                "is not supported by this server version yet: leave it unset",
-            ));
-        }
+    if let Some(rules) = &changes.click_rules {
+        apply_click_rules(&mut settings.click_rules, rules)?;
     }
     Ok(())
 }
@@ -492,6 +485,73 @@ pub fn apply_blocker_settings(
     }
     if let Some(allow) = changes.allow_verified_crawlers {
         settings.allow_verified_crawlers = allow;
+    }
+    Ok(())
+}
+
+fn apply_click_rules(
+    target: &mut crate::tenancy::ClickRuleSettings,
+    rules: &pb::ClickRuleSettings,
+) -> Result<(), ApiError> {
+    for (rule, points) in &rules.weights {
+        let known = crate::engine::clicks::rules::DEFAULT_WEIGHTS
+            .iter()
+            .any(|(name, _)| name == rule);
+        if !known {
+            return Err(ApiError::invalid(
+                format!("settings.click_rules.weights[{rule:?}]"),
+                "is not a click rule; see the README for the rule names",
+            ));
+        }
+        if !(0..=100).contains(points) {
+            return Err(ApiError::invalid(
+                format!("settings.click_rules.weights[{rule:?}]"),
+                "must be 0-100 points (0 switches the rule off)",
+            ));
+        }
+        target.weights.insert(rule.clone(), *points);
+    }
+    for (value, field, slot) in [
+        (
+            rules.rapid_clicks_threshold,
+            "rapid_clicks_threshold",
+            &mut target.rapid_clicks_threshold,
+        ),
+        (
+            rules.rapid_clicks_window_seconds,
+            "rapid_clicks_window_seconds",
+            &mut target.rapid_clicks_window_seconds,
+        ),
+        (
+            rules.short_dwell_ms,
+            "short_dwell_ms",
+            &mut target.short_dwell_ms,
+        ),
+        (
+            rules.repeat_clicks_threshold,
+            "repeat_clicks_threshold",
+            &mut target.repeat_clicks_threshold,
+        ),
+        (
+            rules.gclid_reuse_threshold,
+            "gclid_reuse_threshold",
+            &mut target.gclid_reuse_threshold,
+        ),
+        (
+            rules.conversionless_burst_threshold,
+            "conversionless_burst_threshold",
+            &mut target.conversionless_burst_threshold,
+        ),
+    ] {
+        if let Some(value) = value {
+            if value == 0 {
+                return Err(ApiError::invalid(
+                    format!("settings.click_rules.{field}"),
+                    "must be greater than 0",
+                ));
+            }
+            *slot = value;
+        }
     }
     Ok(())
 }
@@ -619,6 +679,17 @@ fn tenant_to_pb(tenant: &Tenant) -> pb::Tenant {
                 velocity_max_signals: Some(settings.identity_rules.velocity_max_signals),
                 velocity_window_seconds: Some(settings.identity_rules.velocity_window_seconds),
                 new_device_events: Some(settings.identity_rules.new_device_events),
+            }),
+            click_rules: Some(pb::ClickRuleSettings {
+                weights: settings.click_rules.weights.clone().into_iter().collect(),
+                rapid_clicks_threshold: Some(settings.click_rules.rapid_clicks_threshold),
+                rapid_clicks_window_seconds: Some(settings.click_rules.rapid_clicks_window_seconds),
+                short_dwell_ms: Some(settings.click_rules.short_dwell_ms),
+                repeat_clicks_threshold: Some(settings.click_rules.repeat_clicks_threshold),
+                gclid_reuse_threshold: Some(settings.click_rules.gclid_reuse_threshold),
+                conversionless_burst_threshold: Some(
+                    settings.click_rules.conversionless_burst_threshold,
+                ),
             }),
             ..Default::default()
         }),

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod blocker;
 pub mod convert;
+pub mod decision;
 pub mod identity;
 pub mod signal;
 

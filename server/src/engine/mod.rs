@@ -2,8 +2,10 @@
 //! intelligence, `rules` decide, and what must be remembered is recorded. Detection logic lives
 //! here and in `intel`, nowhere else.
 
+pub mod clicks;
 pub mod detect_activity;
 pub mod identity;
+pub mod locks;
 pub mod malicious;
 pub mod tenant_lists;
 
@@ -18,6 +20,7 @@ use crate::{
 };
 
 use self::{
+    clicks::ClickEngine,
     detect_activity::{CrawlerCheck, Decision, VisitorContext, decide},
     identity::IdentityEngine,
     tenant_lists::TenantListStore,
@@ -79,6 +82,8 @@ pub struct Engine {
     pub identities: IdentityEngine,
     /// Webhook endpoints and deliveries.
     pub webhooks: Arc<Webhooks>,
+    /// Click events, decisions, blocklist and stats.
+    pub clicks: ClickEngine,
 }
 
 impl Engine {
@@ -87,6 +92,7 @@ impl Engine {
         Self {
             tenant_lists: TenantListStore::new(store.clone()),
             identities: IdentityEngine::new(store.clone(), intel.clone(), webhooks.clone()),
+            clicks: ClickEngine::new(store.clone(), intel.clone()),
             webhooks,
             store,
             intel,

@@ -58,11 +58,25 @@ pub enum Keyspace {
     /// Webhook delivery attempts by `tenant id / webhook id / inverted time / delivery id`,
     /// newest first.
     WebhookDeliveries,
+    /// Click events by `tenant id / visitor id / time / event id`.
+    ClickEvents,
+    /// Click event locations by `tenant id / time / event id`, for retention.
+    ClickEventTimes,
+    /// Who shared a click id, by `tenant id / name:value`.
+    ClickIds,
+    /// Recent clicks per IP by `tenant id / ip`.
+    IpClicks,
+    /// The latest decision per visitor by `tenant id / visitor id`.
+    ClickDecisions,
+    /// Blocklisted IPs by `tenant id / ip`.
+    ClickBlocklist,
+    /// Day counters by `tenant id / day / name`.
+    ClickStats,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 20] = [
+    pub const ALL: [Keyspace; 27] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -83,6 +97,13 @@ impl Keyspace {
         Keyspace::WebhookOutbox,
         Keyspace::WebhookPending,
         Keyspace::WebhookDeliveries,
+        Keyspace::ClickEvents,
+        Keyspace::ClickEventTimes,
+        Keyspace::ClickIds,
+        Keyspace::IpClicks,
+        Keyspace::ClickDecisions,
+        Keyspace::ClickBlocklist,
+        Keyspace::ClickStats,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -108,6 +129,13 @@ impl Keyspace {
             Keyspace::WebhookOutbox => "webhook_outbox",
             Keyspace::WebhookPending => "webhook_pending",
             Keyspace::WebhookDeliveries => "webhook_deliveries",
+            Keyspace::ClickEvents => "click_events",
+            Keyspace::ClickEventTimes => "click_event_times",
+            Keyspace::ClickIds => "click_ids",
+            Keyspace::IpClicks => "ip_clicks",
+            Keyspace::ClickDecisions => "click_decisions",
+            Keyspace::ClickBlocklist => "click_blocklist",
+            Keyspace::ClickStats => "click_stats",
         }
     }
 

@@ -70,6 +70,8 @@ pub struct TenantSettings {
     pub blocker: BlockerSettings,
     /// Identity rules.
     pub identity_rules: IdentityRuleSettings,
+    /// Click-fraud rules.
+    pub click_rules: ClickRuleSettings,
 }
 
 impl Default for TenantSettings {
@@ -85,6 +87,7 @@ impl Default for TenantSettings {
             verify_velocity_per_minute: DEFAULT_VERIFY_VELOCITY_PER_MINUTE,
             blocker: BlockerSettings::default(),
             identity_rules: IdentityRuleSettings::default(),
+            click_rules: ClickRuleSettings::default(),
         }
     }
 }
@@ -210,6 +213,53 @@ impl Default for IdentityRuleSettings {
             velocity_max_signals: DEFAULT_VELOCITY_MAX_SIGNALS,
             velocity_window_seconds: DEFAULT_VELOCITY_WINDOW_SECONDS,
             new_device_events: true,
+        }
+    }
+}
+
+/// Clicks within the window that fire `rapid_clicks`.
+pub const DEFAULT_RAPID_CLICKS_THRESHOLD: u32 = 5;
+/// The `rapid_clicks` window, in seconds.
+pub const DEFAULT_RAPID_CLICKS_WINDOW_SECONDS: u32 = 60;
+/// Time on page below which `short_dwell` fires, in milliseconds.
+pub const DEFAULT_SHORT_DWELL_MS: u32 = 3000;
+/// Clicks on the same ad from one IP or visitor that fire `repeat_clicks`.
+pub const DEFAULT_REPEAT_CLICKS_THRESHOLD: u32 = 3;
+/// Visitors or IPs one click id may be seen from before `gclid_reuse` fires.
+pub const DEFAULT_GCLID_REUSE_THRESHOLD: u32 = 1;
+/// Clicks in a day without a conversion that fire `conversionless_burst`.
+pub const DEFAULT_CONVERSIONLESS_BURST_THRESHOLD: u32 = 10;
+
+/// Weights, windows and thresholds of the click-fraud rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClickRuleSettings {
+    /// Per-rule points overriding the defaults; 0 switches a rule off.
+    pub weights: std::collections::BTreeMap<String, i32>,
+    /// Clicks within the window that fire `rapid_clicks`.
+    pub rapid_clicks_threshold: u32,
+    /// The `rapid_clicks` window, in seconds.
+    pub rapid_clicks_window_seconds: u32,
+    /// Time on page below which `short_dwell` fires, in milliseconds.
+    pub short_dwell_ms: u32,
+    /// Clicks on one ad from one IP or visitor that fire `repeat_clicks`.
+    pub repeat_clicks_threshold: u32,
+    /// Visitors or IPs one click id may be seen from before `gclid_reuse` fires.
+    pub gclid_reuse_threshold: u32,
+    /// Clicks in a day without a conversion that fire `conversionless_burst`.
+    pub conversionless_burst_threshold: u32,
+}
+
+impl Default for ClickRuleSettings {
+    fn default() -> Self {
+        Self {
+            weights: std::collections::BTreeMap::new(),
+            rapid_clicks_threshold: DEFAULT_RAPID_CLICKS_THRESHOLD,
+            rapid_clicks_window_seconds: DEFAULT_RAPID_CLICKS_WINDOW_SECONDS,
+            short_dwell_ms: DEFAULT_SHORT_DWELL_MS,
+            repeat_clicks_threshold: DEFAULT_REPEAT_CLICKS_THRESHOLD,
+            gclid_reuse_threshold: DEFAULT_GCLID_REUSE_THRESHOLD,
+            conversionless_burst_threshold: DEFAULT_CONVERSIONLESS_BURST_THRESHOLD,
         }
     }
 }

@@ -8,17 +8,12 @@
 pub mod records;
 pub mod rules;
 
-use std::{
-    collections::BTreeMap,
-    hash::{Hash, Hasher},
-    net::IpAddr,
-    sync::Arc,
-};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
+    engine::locks::Stripes,
     error::ApiError,
     intel::{Intel, IpFacts, ip_lists::ListKind},
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
@@ -111,26 +106,6 @@ pub struct WebhookPayload<'a> {
     pub created_ms: i64,
     /// The event.
     pub event: &'a EventRecord,
-}
-
-const STRIPES: usize = 1024;
-
-/// Striped locks: one read-modify-write of an identity (or idempotency key, or user id) at a time,
-/// without a lock per key or one lock for everything.
-struct Stripes(Vec<Mutex<()>>);
-
-impl Stripes {
-    fn new() -> Self {
-        Self((0..STRIPES).map(|_| Mutex::new(())).collect())
-    }
-
-    async fn lock(&self, tenant: &TenantId, key: &str) -> MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        tenant.hash(&mut hasher);
-        key.hash(&mut hasher);
-        let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or_default();
-        self.0[index].lock().await
-    }
 }
 
 /// Identities, events, bans and approvals over the store.

@@ -1,0 +1,636 @@
+//! The click-fraud face of the engine: events in; decisions with reasons, a blocklist and
+//! statistics out.
+//!
+//! Statistics come from per-day counters kept as events and decisions arrive, never from scanning
+//! events. A decision counts once per visitor and day (the day of the visitor's latest event, so
+//! imported events land on their own day); a later decision the same day moves the count.
+
+pub mod blocklist;
+pub mod records;
+pub mod rules;
+
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
+
+use rand::RngCore;
+
+use crate::{
+    engine::locks::Stripes,
+    error::ApiError,
+    intel::Intel,
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    tenancy::{ClickRuleSettings, TenantId},
+    time::{day_label, day_number},
+};
+
+use self::{
+    blocklist::BlockedIp,
+    records::*,
+    rules::{Reason, VisitorHistory, evaluate},
+};
+
+/// How many of a visitor's latest events a decision looks at.
+pub const MAX_EVENTS_PER_DECISION: usize = 1000;
+
+/// A checked event, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct TrackInput {
+    /// What happened.
+    pub kind: ClickKind,
+    /// The visitor, or `None` for a new one.
+    pub visitor_id: Option<String>,
+    /// The page URL.
+    pub url: String,
+    /// The referrer.
+    pub referrer: String,
+    /// Click ids by name.
+    pub click_ids: BTreeMap<String, String>,
+    /// The user agent.
+    pub user_agent: String,
+    /// Scroll depth in percent.
+    pub scroll_depth: Option<u32>,
+    /// Time on page in milliseconds.
+    pub time_on_page_ms: Option<u64>,
+    /// The honeypot link was followed.
+    pub honeypot_hit: bool,
+    /// Whether JavaScript ran.
+    pub js_enabled: Option<bool>,
+    /// The browser's time zone.
+    pub timezone: String,
+    /// The browser's device id.
+    pub device_id: String,
+    /// The visitor's IP.
+    pub ip: Option<IpAddr>,
+    /// When it happened.
+    pub time_ms: i64,
+}
+
+/// What to do with a visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Let through.
+    Allow,
+    /// Ask for proof of being human.
+    Challenge,
+    /// Keep out.
+    Block,
+}
+
+/// A decision about a visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickDecision {
+    /// The visitor.
+    pub visitor_id: String,
+    /// 0-100.
+    pub score: i32,
+    /// The band.
+    pub label: Label,
+    /// What to do.
+    pub action: Action,
+    /// The rules that fired, most points first.
+    pub reasons: Vec<Reason>,
+    /// The visitor's latest IP.
+    pub ip: String,
+    /// When it was made.
+    pub decided_ms: i64,
+}
+
+/// One day's figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayStats {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Events tracked.
+    pub events: i64,
+    /// Decisions (visitors decided).
+    pub decisions: i64,
+    /// CLEAN.
+    pub clean: i64,
+    /// SUSPICIOUS.
+    pub suspicious: i64,
+    /// FRAUD.
+    pub fraud: i64,
+}
+
+/// Figures for a range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeStats {
+    /// The days, oldest first.
+    pub daily: Vec<DayStats>,
+    /// Rule name to decisions it fired in, most first.
+    pub top_rules: Vec<(String, i64)>,
+}
+
+/// Click events, decisions, blocklist and stats over the store.
+pub struct ClickEngine {
+    store: Arc<dyn Store>,
+    intel: Arc<Intel>,
+    locks: Stripes,
+}
+
+fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
+    tenant_key(tenant.as_str(), rest.as_bytes())
+}
+
+fn day_key(tenant: &TenantId, day: i64) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant.as_str());
+    key.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
+    key
+}
+
+fn counter_key(tenant: &TenantId, day: i64, name: &str) -> Vec<u8> {
+    let mut key = day_key(tenant, day);
+    key.push(b'/');
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+fn time_key(tenant: &TenantId, time_ms: i64, event_id: &str) -> Vec<u8> {
+    let mut key = tenant_prefix(tenant.as_str());
+    key.extend_from_slice(&u64::try_from(time_ms).unwrap_or_default().to_be_bytes());
+    key.extend_from_slice(event_id.as_bytes());
+    key
+}
+
+fn event_key(tenant: &TenantId, visitor_id: &str, time_ms: i64, event_id: &str) -> Vec<u8> {
+    let mut key = tenant_key(tenant.as_str(), visitor_id.as_bytes());
+    key.push(b'/');
+    key.extend_from_slice(&u64::try_from(time_ms).unwrap_or_default().to_be_bytes());
+    key.extend_from_slice(event_id.as_bytes());
+    key
+}
+
+fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 10];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+impl ClickEngine {
+    /// The engine over `store` and `intel`.
+    pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
+        Self {
+            store,
+            intel,
+            locks: Stripes::new(),
+        }
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        space: Keyspace,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        self.store
+            .get(space, key)?
+            .map(|bytes| decode(space, &bytes))
+            .transpose()
+    }
+
+    fn counter(&self, key: &[u8]) -> Result<i64, StoreError> {
+        Ok(self
+            .store
+            .get(Keyspace::ClickStats, key)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(i64::from_be_bytes)
+            .unwrap_or_default())
+    }
+
+    fn add_counter(
+        &self,
+        batch: &mut WriteBatch,
+        pending: &mut BTreeMap<Vec<u8>, i64>,
+        key: Vec<u8>,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        let value = match pending.get(&key) {
+            Some(value) => *value,
+            None => self.counter(&key)?,
+        } + delta;
+        pending.insert(key.clone(), value);
+        batch.put(Keyspace::ClickStats, key, value.to_be_bytes().to_vec());
+        Ok(())
+    }
+
+    /// Records one event, durably; returns its id and the visitor id (assigned when absent).
+    pub async fn track_event(
+        &self,
+        tenant: &TenantId,
+        input: TrackInput,
+    ) -> Result<(String, String), ApiError> {
+        let visitor_id = input.visitor_id.clone().unwrap_or_else(|| random_id("vis"));
+        let event_id = random_id("cev");
+        let ip = input
+            .ip
+            .map(|ip| crate::intel::ip_lists::canonical(ip).to_string());
+        let day = day_number(input.time_ms);
+        let click_id_keys: Vec<String> = input
+            .click_ids
+            .iter()
+            .map(|(name, value)| format!("{name}:{value}"))
+            .collect();
+        let ip_key = ip.clone().map(|ip| format!("ip:{ip}"));
+        let counter_lock = format!("day:{day}");
+        let mut lock_keys: Vec<&str> = click_id_keys.iter().map(String::as_str).collect();
+        lock_keys.extend(ip_key.as_deref());
+        lock_keys.push(&counter_lock);
+        let guards = self.locks.lock_many(tenant, &lock_keys).await;
+
+        let event = ClickEvent {
+            event_id: event_id.clone(),
+            visitor_id: visitor_id.clone(),
+            kind: input.kind,
+            url: input.url,
+            referrer: input.referrer,
+            click_ids: input.click_ids,
+            user_agent: input.user_agent,
+            scroll_depth: input.scroll_depth,
+            time_on_page_ms: input.time_on_page_ms,
+            honeypot_hit: input.honeypot_hit,
+            js_enabled: input.js_enabled,
+            timezone: input.timezone,
+            device_id: input.device_id,
+            ip: ip.clone().unwrap_or_default(),
+            time_ms: input.time_ms,
+        };
+        let mut batch = WriteBatch::new();
+        let stored_at = event_key(tenant, &visitor_id, event.time_ms, &event_id);
+        batch.put(
+            Keyspace::ClickEventTimes,
+            time_key(tenant, event.time_ms, &event_id),
+            stored_at.clone(),
+        );
+        batch.put(Keyspace::ClickEvents, stored_at, encode(&event)?);
+        for click_id in &click_id_keys {
+            let id_key = key(tenant, click_id);
+            let mut record: ClickIdRecord =
+                self.read(Keyspace::ClickIds, &id_key)?.unwrap_or_default();
+            let mut changed = false;
+            if record.visitors.len() < MAX_SHARERS && !record.visitors.contains(&visitor_id) {
+                record.visitors.push(visitor_id.clone());
+                changed = true;
+            }
+            if let Some(ip) = &ip {
+                if record.ips.len() < MAX_SHARERS && !record.ips.contains(ip) {
+                    record.ips.push(ip.clone());
+                    changed = true;
+                }
+            }
+            if changed {
+                batch.put(Keyspace::ClickIds, id_key, encode(&record)?);
+            }
+        }
+        if let (Some(ip), ClickKind::Click) = (&ip, event.kind) {
+            let ip_key = key(tenant, ip);
+            let mut record: IpClicks = self.read(Keyspace::IpClicks, &ip_key)?.unwrap_or_default();
+            record
+                .clicks
+                .push((event.time_ms, event.ad_key().to_string()));
+            record.clicks.sort_by_key(|(time, _)| *time);
+            let excess = record.clicks.len().saturating_sub(MAX_IP_CLICKS);
+            record.clicks.drain(..excess);
+            batch.put(Keyspace::IpClicks, ip_key, encode(&record)?);
+        }
+        let mut pending = BTreeMap::new();
+        self.add_counter(
+            &mut batch,
+            &mut pending,
+            counter_key(tenant, day, "events"),
+            1,
+        )?;
+        self.store.apply(batch)?;
+        drop(guards);
+        self.store.durable().await?;
+        Ok((event_id, visitor_id))
+    }
+
+    /// A visitor's latest events, oldest first.
+    fn visitor_events(
+        &self,
+        tenant: &TenantId,
+        visitor_id: &str,
+    ) -> Result<Vec<ClickEvent>, StoreError> {
+        let mut prefix = tenant_key(tenant.as_str(), visitor_id.as_bytes());
+        prefix.push(b'/');
+        let entries = self
+            .store
+            .scan_prefix(Keyspace::ClickEvents, &prefix, None, usize::MAX)?;
+        let skip = entries.len().saturating_sub(MAX_EVENTS_PER_DECISION);
+        entries
+            .into_iter()
+            .skip(skip)
+            .map(|(_, bytes)| decode(Keyspace::ClickEvents, &bytes))
+            .collect()
+    }
+
+    /// Decides on a visitor, and keeps the stats and the blocklist up to date.
+    pub async fn decide(
+        &self,
+        tenant: &TenantId,
+        settings: &ClickRuleSettings,
+        visitor_id: &str,
+        now_ms: i64,
+    ) -> Result<ClickDecision, ApiError> {
+        let events = self.visitor_events(tenant, visitor_id)?;
+        let Some(latest) = events.last() else {
+            return Err(ApiError::NotFound(format!(
+                "visitor_id: no events for visitor {visitor_id:?}; track events first"
+            )));
+        };
+        // enrich
+        let latest_ip = events
+            .iter()
+            .rev()
+            .find_map(|event| event.ip.parse::<IpAddr>().ok());
+        let ip_facts = match latest_ip {
+            Some(ip) => Some(self.intel.ip_facts(ip, false).await),
+            None => None,
+        };
+        let user_agent = events
+            .iter()
+            .rev()
+            .map(|event| event.user_agent.as_str())
+            .find(|ua| !ua.is_empty());
+        let ua_facts = user_agent.map(|ua| self.intel.user_agents.classify(ua));
+        let mut click_id_sharers = 0;
+        for event in &events {
+            for (name, value) in &event.click_ids {
+                if let Some(record) = self.read::<ClickIdRecord>(
+                    Keyspace::ClickIds,
+                    &key(tenant, &format!("{name}:{value}")),
+                )? {
+                    click_id_sharers =
+                        click_id_sharers.max(record.visitors.len().max(record.ips.len()));
+                }
+            }
+        }
+        let ip_repeat_clicks = match &latest_ip {
+            Some(ip) => {
+                let record: IpClicks = self
+                    .read(Keyspace::IpClicks, &key(tenant, &ip.to_string()))?
+                    .unwrap_or_default();
+                let since = latest.time_ms - 86_400_000;
+                let mut per_ad: BTreeMap<&str, usize> = BTreeMap::new();
+                for (time, ad) in &record.clicks {
+                    if *time > since {
+                        *per_ad.entry(ad.as_str()).or_default() += 1;
+                    }
+                }
+                per_ad.values().copied().max().unwrap_or_default()
+            }
+            None => 0,
+        };
+        // rules
+        let reasons = evaluate(&VisitorHistory {
+            events: &events,
+            ip: ip_facts.as_ref(),
+            ua: ua_facts.as_ref(),
+            click_id_sharers,
+            ip_repeat_clicks,
+            settings,
+        });
+        let score = reasons
+            .iter()
+            .map(|reason| reason.score)
+            .sum::<i32>()
+            .clamp(0, 100);
+        let label = Label::of(score);
+        let decision = ClickDecision {
+            visitor_id: visitor_id.to_string(),
+            score,
+            label,
+            action: match label {
+                Label::Clean => Action::Allow,
+                Label::Suspicious => Action::Challenge,
+                Label::Fraud => Action::Block,
+            },
+            reasons,
+            ip: latest_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            decided_ms: now_ms,
+        };
+        // record
+        self.record_decision(tenant, &decision, latest.time_ms)
+            .await?;
+        Ok(decision)
+    }
+
+    async fn record_decision(
+        &self,
+        tenant: &TenantId,
+        decision: &ClickDecision,
+        last_event_ms: i64,
+    ) -> Result<(), StoreError> {
+        let day = day_number(last_event_ms);
+        let counter_lock = format!("day:{day}");
+        let visitor_lock = format!("visitor:{}", decision.visitor_id);
+        let ip_lock = format!("ip:{}", decision.ip);
+        let guards = self
+            .locks
+            .lock_many(tenant, &[&counter_lock, &visitor_lock, &ip_lock])
+            .await;
+        let mut batch = WriteBatch::new();
+        let mut pending = BTreeMap::new();
+        let decision_key = key(tenant, &decision.visitor_id);
+        let previous: Option<DecisionRecord> =
+            self.read(Keyspace::ClickDecisions, &decision_key)?;
+        let rules: Vec<String> = decision
+            .reasons
+            .iter()
+            .map(|reason| reason.rule.to_string())
+            .collect();
+        match &previous {
+            Some(previous) if i64::from(previous.day) == day => {
+                // Already counted today: move the count to the new label and rules.
+                self.add_counter(
+                    &mut batch,
+                    &mut pending,
+                    counter_key(tenant, day, previous.label.name()),
+                    -1,
+                )?;
+                for rule in &previous.rules {
+                    self.add_counter(
+                        &mut batch,
+                        &mut pending,
+                        counter_key(tenant, day, &format!("rule:{rule}")),
+                        -1,
+                    )?;
+                }
+            }
+            _ => {
+                self.add_counter(
+                    &mut batch,
+                    &mut pending,
+                    counter_key(tenant, day, "decisions"),
+                    1,
+                )?;
+            }
+        }
+        self.add_counter(
+            &mut batch,
+            &mut pending,
+            counter_key(tenant, day, decision.label.name()),
+            1,
+        )?;
+        for rule in &rules {
+            self.add_counter(
+                &mut batch,
+                &mut pending,
+                counter_key(tenant, day, &format!("rule:{rule}")),
+                1,
+            )?;
+        }
+        batch.put(
+            Keyspace::ClickDecisions,
+            decision_key,
+            encode(&DecisionRecord {
+                day: u32::try_from(day).unwrap_or_default(),
+                label: decision.label,
+                rules,
+            })?,
+        );
+        if decision.label != Label::Clean && !decision.ip.is_empty() {
+            let block_key = key(tenant, &decision.ip);
+            let existing: Option<BlocklistRecord> =
+                self.read(Keyspace::ClickBlocklist, &block_key)?;
+            let reason = decision
+                .reasons
+                .iter()
+                .map(|reason| reason.details.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let record = match existing {
+                Some(mut record) => {
+                    record.last_seen_ms = record.last_seen_ms.max(last_event_ms);
+                    if decision.score >= record.score {
+                        record.score = decision.score;
+                        record.label = decision.label;
+                        record.reason = reason;
+                    }
+                    record
+                }
+                None => BlocklistRecord {
+                    ip: decision.ip.clone(),
+                    score: decision.score,
+                    label: decision.label,
+                    last_seen_ms: last_event_ms,
+                    reason,
+                },
+            };
+            batch.put(Keyspace::ClickBlocklist, block_key, encode(&record)?);
+        }
+        self.store.apply(batch)?;
+        drop(guards);
+        // Derived data, recomputed by the next decision: no need to wait for the disk.
+        Ok(())
+    }
+
+    /// The IPs to exclude: decided FRAUD (and SUSPICIOUS when asked) and seen within `days`.
+    pub fn blocklist(
+        &self,
+        tenant: &TenantId,
+        days: i64,
+        include_suspicious: bool,
+        now_ms: i64,
+    ) -> Result<Vec<BlockedIp>, StoreError> {
+        let since = now_ms - days * 86_400_000;
+        let mut entries = Vec::new();
+        for (_, bytes) in self.store.scan_prefix(
+            Keyspace::ClickBlocklist,
+            &tenant_prefix(tenant.as_str()),
+            None,
+            usize::MAX,
+        )? {
+            let record: BlocklistRecord = decode(Keyspace::ClickBlocklist, &bytes)?;
+            let wanted = record.label == Label::Fraud
+                || (include_suspicious && record.label == Label::Suspicious);
+            if !wanted || record.last_seen_ms < since {
+                continue;
+            }
+            if let Ok(ip) = record.ip.parse() {
+                entries.push(BlockedIp {
+                    ip,
+                    score: record.score,
+                    last_seen_ms: record.last_seen_ms,
+                    reason: record.reason,
+                    fraud: record.label == Label::Fraud,
+                });
+            }
+        }
+        blocklist::sort_worst_first(&mut entries);
+        Ok(entries)
+    }
+
+    /// Figures for the `days` days ending with the day of `as_of_ms`, from the day counters.
+    pub fn stats(
+        &self,
+        tenant: &TenantId,
+        days: i64,
+        as_of_ms: i64,
+    ) -> Result<RangeStats, StoreError> {
+        let last = day_number(as_of_ms);
+        let mut stats = RangeStats::default();
+        let mut rules: BTreeMap<String, i64> = BTreeMap::new();
+        for day in (last - days + 1)..=last {
+            let prefix = day_key(tenant, day);
+            let mut figures = DayStats {
+                day: day_label(day),
+                ..DayStats::default()
+            };
+            for (counter, value) in
+                self.store
+                    .scan_prefix(Keyspace::ClickStats, &prefix, None, usize::MAX)?
+            {
+                let name = String::from_utf8_lossy(&counter[prefix.len() + 1..]).into_owned();
+                let value = <[u8; 8]>::try_from(value.as_slice())
+                    .map(i64::from_be_bytes)
+                    .unwrap_or_default();
+                match name.as_str() {
+                    "events" => figures.events = value,
+                    "decisions" => figures.decisions = value,
+                    "clean" => figures.clean = value,
+                    "suspicious" => figures.suspicious = value,
+                    "fraud" => figures.fraud = value,
+                    other => {
+                        if let Some(rule) = other.strip_prefix("rule:") {
+                            *rules.entry(rule.to_string()).or_default() += value;
+                        }
+                    }
+                }
+            }
+            stats.daily.push(figures);
+        }
+        let mut top: Vec<(String, i64)> =
+            rules.into_iter().filter(|(_, count)| *count > 0).collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        stats.top_rules = top;
+        Ok(stats)
+    }
+
+    /// Removes events that happened before `before_ms`; returns how many.
+    pub fn purge_events_before(
+        &self,
+        tenant: &TenantId,
+        before_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let prefix = tenant_prefix(tenant.as_str());
+        let limit = time_key(tenant, before_ms, "");
+        let mut removed = 0;
+        loop {
+            let old: Vec<_> = self
+                .store
+                .scan_prefix(Keyspace::ClickEventTimes, &prefix, None, 1000)?
+                .into_iter()
+                .take_while(|(time_key, _)| time_key.as_slice() < limit.as_slice())
+                .collect();
+            if old.is_empty() {
+                return Ok(removed);
+            }
+            let mut batch = WriteBatch::new();
+            for (time_key, event_key) in &old {
+                batch.delete(Keyspace::ClickEvents, event_key.clone());
+                batch.delete(Keyspace::ClickEventTimes, time_key.clone());
+            }
+            removed += old.len();
+            self.store.apply(batch)?;
+        }
+    }
+}
