@@ -9,6 +9,7 @@ mod harness;
 
 mod admin;
 mod blocker;
+mod decisions;
 mod durability;
 mod rate_limit;
 mod sdk_client;
