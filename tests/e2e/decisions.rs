@@ -416,8 +416,8 @@ async fn blocklist_in_json_csv_and_google_ads() {
         );
     }
     f.visit("vis_human", HOME_IP, |_| {}).await;
-    let mut client = DecisionServiceClient::new(f.server.channel().await);
-    let mut blocklist = |format: pb::BlocklistFormat| {
+    let client = DecisionServiceClient::new(f.server.channel().await);
+    let blocklist = |format: pb::BlocklistFormat| {
         let request = api_key(
             pb::GetBlocklistRequest {
                 format: format.into(),
@@ -456,7 +456,6 @@ async fn blocklist_in_json_csv_and_google_ads() {
     );
     assert!(lines.contains(&"198.51.100.10"));
     assert_eq!(lines.len(), 2);
-    let _ = client.clone();
 }
 
 #[tokio::test]
@@ -483,8 +482,8 @@ async fn stats_follow_the_days_the_events_happened_on() {
     // Deciding again the same day does not count the visitor twice.
     f.decide("vis_t").await;
 
-    let mut client = DecisionServiceClient::new(f.server.channel().await);
-    let mut stats = |range: pb::StatsRange, as_of: i64| {
+    let client = DecisionServiceClient::new(f.server.channel().await);
+    let stats = |range: pb::StatsRange, as_of: i64| {
         let mut client = client.clone();
         let request = api_key(
             pb::GetStatsRequest {
@@ -529,7 +528,6 @@ async fn stats_follow_the_days_the_events_happened_on() {
             .len(),
         90
     );
-    let _ = client.clone();
 }
 
 #[tokio::test]
