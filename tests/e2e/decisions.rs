@@ -238,7 +238,7 @@ async fn each_rule_fires_on_the_sequence_that_should_fire_it() {
     only(
         &f.decide("vis_trap").await,
         "honeypot",
-        40,
+        70,
         "Clicked hidden link",
     );
 

@@ -9,6 +9,7 @@ mod harness;
 
 mod admin;
 mod blocker;
+mod campaign;
 mod decisions;
 mod durability;
 mod rate_limit;

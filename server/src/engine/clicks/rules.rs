@@ -21,8 +21,11 @@ pub struct Reason {
 }
 
 /// Every rule name with its default points, in the order reasons are reported when tied.
+///
+/// A honeypot hit alone reaches FRAUD: the link is invisible to people, so only software follows
+/// it. Every other rule needs company to get there.
 pub const DEFAULT_WEIGHTS: &[(&str, i32)] = &[
-    ("honeypot", 40),
+    ("honeypot", 70),
     ("bot_user_agent", 40),
     ("rapid_clicks", 30),
     ("tor_or_vpn", 30),
