@@ -201,7 +201,9 @@ fn campaign(visitors: usize, start_ms: i64) -> Vec<Visitor> {
                     t0 + 800,
                     data.clone(),
                 );
-                trap.data.as_mut().map(|data| data.honeypot_hit = true);
+                if let Some(data) = trap.data.as_mut() {
+                    data.honeypot_hit = true;
+                }
                 events.push(trap);
             }
             Kind::ClickFarm => {
