@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# SendSignal throughput (durable writes, secret key, a new user on every request) over loopback,
-# against the server's own floor: the trivial unary gRPC health check, measured in the same run
-# on the same server. Only the ratio is comparable across runs; the machine is shared and noisy.
+# Throughput of the write and decision RPCs over loopback against the server's own floor: the
+# trivial unary gRPC health check, measured in the same run on the same server. Only the ratios
+# are comparable across runs; the machine is shared and noisy.
+#   - SendSignal: durable, secret key, a new user on every request
+#   - TrackEvent: durable, secret key, 2000 visitors clicking in turn
+#   - GetDecision: over the visitors TrackEvent made
+#   - CheckVisitor: the visitor blocker, reverse DNS off
 #
-#   bench/signal-throughput.sh [duration, default 10s] [concurrency, default 32]
+#   bench/rpc-throughput.sh [duration, default 10s] [concurrency, default 32]
 #
 # Installs ghz (the standard gRPC load tool) from the Go module proxy on first use.
 set -euo pipefail
@@ -43,9 +47,17 @@ run() { # name, call, data, extra args...
     --format json "$@" "127.0.0.1:$port" >"$work/$name.json"
 }
 run floor grpc.health.v1.Health/Check '{}'
+key="{\"x-api-key\":\"$secret\"}"
 run send_signal gatehouse.v1.SignalService/SendSignal \
   '{"type":"login","source":"SIGNAL_SOURCE_SERVER","identifiers":{"user_id":"user-{{.RequestNumber}}"},"ip":"192.0.2.7","user_agent":"Mozilla/5.0"}' \
-  -m "{\"x-api-key\":\"$secret\"}"
+  -m "$key"
+run track_event gatehouse.v1.DecisionService/TrackEvent \
+  '{"type":"CLICK_EVENT_TYPE_CLICK","url":"https://shop.example/landing","visitor_id":"vis-{{mod .RequestNumber 2000}}","gclid":"g-{{.RequestNumber}}","ip":"198.51.100.{{mod .RequestNumber 250}}","data":{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36","time_on_page_ms":"12000","js_enabled":true}}' \
+  -m "$key"
+run get_decision gatehouse.v1.DecisionService/GetDecision '{"visitor_id":"vis-{{mod .RequestNumber 2000}}"}' -m "$key"
+run check_visitor gatehouse.v1.BlockerService/CheckVisitor \
+  '{"ip":"198.51.100.{{mod .RequestNumber 250}}","ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36","url":"/shop?item={{.RequestNumber}}"}' \
+  -m "$key"
 
 python3 - "$work" "$concurrency" "$duration" <<'PY'
 import json, sys
@@ -59,7 +71,13 @@ floor = load("floor")
 print(f"concurrency {concurrency}, {duration} per RPC, one server, loopback")
 print("| RPC | requests/s | p50 ms | p99 ms | OK / total | ratio to floor |")
 print("|---|---|---|---|---|---|")
-for name, label in [("floor", "Health/Check (floor)"), ("send_signal", "SendSignal (durable)")]:
+for name, label in [
+    ("floor", "Health/Check (floor)"),
+    ("send_signal", "SendSignal (durable)"),
+    ("track_event", "TrackEvent (durable)"),
+    ("get_decision", "GetDecision"),
+    ("check_visitor", "CheckVisitor"),
+]:
     rps, p50, p99, ok, count = load(name)
     print(f"| {label} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {ok} / {count} | {rps / floor[0]:.2f} |")
 PY
