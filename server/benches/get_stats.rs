@@ -5,7 +5,12 @@
 //! `cargo bench -p gatehouse-server --bench get_stats` (set `GATEHOUSE_BENCH_EVENTS` to change the
 //! count).
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
@@ -52,7 +57,11 @@ fn bench(c: &mut Criterion) {
                     let mut n = writer;
                     while n < events {
                         let input = TrackInput {
-                            kind: if n % 3 == 0 { ClickKind::PageView } else { ClickKind::Click },
+                            kind: if n % 3 == 0 {
+                                ClickKind::PageView
+                            } else {
+                                ClickKind::Click
+                            },
                             visitor_id: Some(format!("vis_{}", n % 20_000)),
                             url: "https://shop.example/landing".into(),
                             referrer: String::new(),
@@ -80,11 +89,19 @@ fn bench(c: &mut Criterion) {
         for visitor in 0..2_000 {
             let _ = engine
                 .clicks
-                .decide(&tenant, &ClickRuleSettings::default(), &format!("vis_{visitor}"), now)
+                .decide(
+                    &tenant,
+                    &ClickRuleSettings::default(),
+                    &format!("vis_{visitor}"),
+                    now,
+                )
                 .await;
         }
     });
-    println!("loaded {events} events in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "loaded {events} events in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     let mut group = c.benchmark_group(format!("get_stats_{events}_events"));
     for (name, days) in [("today", 1), ("7days", 7), ("30days", 30), ("90days", 90)] {
         group.bench_function(name, |b| {

@@ -634,3 +634,70 @@ impl ClickEngine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{intel::ip_lists::IpListTables, store::SledStore};
+
+    fn input(visitor: &str, time_ms: i64) -> TrackInput {
+        TrackInput {
+            kind: ClickKind::PageView,
+            visitor_id: Some(visitor.into()),
+            url: "https://shop.example/".into(),
+            referrer: String::new(),
+            click_ids: BTreeMap::new(),
+            user_agent: String::new(),
+            scroll_depth: None,
+            time_on_page_ms: Some(30_000),
+            honeypot_hit: false,
+            js_enabled: Some(true),
+            timezone: String::new(),
+            device_id: String::new(),
+            ip: None,
+            time_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_removes_only_old_events_and_keeps_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let intel = Arc::new(Intel::bare(IpListTables::empty()).unwrap());
+        let engine = ClickEngine::new(store, intel);
+        let tenant = TenantId::parse("tn_0123456789abcdef", "tenant").unwrap();
+        let other = TenantId::parse("tn_fedcba9876543210", "tenant").unwrap();
+        let now = 1_800_000_000_000;
+        let day = 86_400_000;
+        for (visitor, age_days) in [
+            ("vis_old", 120),
+            ("vis_old", 95),
+            ("vis_new", 10),
+            ("vis_new", 0),
+        ] {
+            engine
+                .track_event(&tenant, input(visitor, now - age_days * day))
+                .await
+                .unwrap();
+        }
+        engine
+            .track_event(&other, input("vis_old", now - 120 * day))
+            .await
+            .unwrap();
+
+        let removed = engine.purge_events_before(&tenant, now - 90 * day).unwrap();
+        assert_eq!(removed, 2);
+        assert!(
+            engine
+                .visitor_events(&tenant, "vis_old")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(engine.visitor_events(&tenant, "vis_new").unwrap().len(), 2);
+        // Another tenant's events follow that tenant's retention, not this one's.
+        assert_eq!(engine.visitor_events(&other, "vis_old").unwrap().len(), 1);
+        // The day counters stay: stats of past days do not change when their events go.
+        let stats = engine.stats(&tenant, 365, now).unwrap();
+        assert_eq!(stats.daily.iter().map(|day| day.events).sum::<i64>(), 4);
+    }
+}
