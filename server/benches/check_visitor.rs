@@ -117,6 +117,7 @@ fn bench(c: &mut Criterion) {
             ip: ip.parse::<IpAddr>().unwrap(),
             user_agent: ua.to_string(),
             url: url.to_string(),
+            invalid_keyname: false,
         };
         group.bench_function(name, |b| {
             b.to_async(&runtime)
@@ -136,6 +137,7 @@ fn bench(c: &mut Criterion) {
                 n % 7
             ),
             url: format!("/shop/item-{n}?utm_source=google"),
+            invalid_keyname: false,
         })
         .collect();
     let mut next = 0usize;
@@ -204,6 +206,7 @@ fn weighted_corpus_visitors(count: usize) -> Option<Vec<VisitorQuery>> {
             ]),
             user_agent,
             url: format!("/landing?gclid=abc{n}"),
+            invalid_keyname: false,
         });
     }
     Some(visitors)

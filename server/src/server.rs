@@ -199,6 +199,10 @@ fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHa
                     let engine = engine.clone();
                     let id = tenant.id.clone();
                     let removed = tokio::task::spawn_blocking(move || {
+                        let window = crate::engine::identity::IDEMPOTENCY_WINDOW_MS;
+                        let expired = crate::time::now_ms() - window;
+                        engine.identities.purge_idempotency_before(&id, expired)?;
+                        engine.identities.purge_signals_before(&id, before)?;
                         engine.clicks.purge_events_before(&id, before)
                     })
                     .await;

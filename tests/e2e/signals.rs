@@ -218,6 +218,17 @@ async fn client_and_server_fields_and_identities_on_the_fly() {
             refused.message()
         );
     }
+    // A client may not link a new user id to an identity (it could then read that user's data).
+    let link = pb::SendSignalRequest {
+        identifiers: Some(pb::Identifiers {
+            user_id: "mallory-target".into(),
+            identity_id: identity.identity_id.clone(),
+        }),
+        ..client.clone()
+    };
+    let refused = f.signal(link, &f.tenant.publishable_key).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
     // The secret key may send them.
     let full = pb::SendSignalRequest {
         lat: Some(52.5),
@@ -586,6 +597,31 @@ async fn bans_apply_at_once_and_stop_when_lifted_or_expired() {
         .into_inner()
         .ban
         .unwrap();
+    // An IP ban also catches the IPv4-mapped IPv6 form of the address.
+    identities
+        .create_ban(api_key(
+            pb::CreateBanRequest {
+                subject_kind: pb::BanSubjectKind::Ip.into(),
+                subject: "192.0.2.77".into(),
+                action: pb::BanAction::Block.into(),
+                reason: "abuse".into(),
+                duration_seconds: 0,
+            },
+            &key,
+        ))
+        .await
+        .unwrap();
+    let mapped = f
+        .signal(
+            pb::SendSignalRequest {
+                ip: "::ffff:192.0.2.77".into(),
+                ..server_signal("someone-else")
+            },
+            &key,
+        )
+        .await
+        .unwrap();
+    assert!(kinds(&mapped).contains(&pb::ImmediateResultType::Banned));
     let banned = f.signal(server_signal("hank"), &key).await.unwrap();
     assert_eq!(kinds(&banned)[0], pb::ImmediateResultType::Banned);
     assert_eq!(
@@ -682,8 +718,12 @@ async fn bans_apply_at_once_and_stop_when_lifted_or_expired() {
         .unwrap()
         .into_inner()
         .bans;
-    assert_eq!(bans.len(), 2);
-    assert!(bans.iter().all(|ban| !ban.active));
+    assert_eq!(bans.len(), 3);
+    assert_eq!(
+        bans.iter().filter(|ban| ban.active).count(),
+        1,
+        "only the IP ban is left"
+    );
     let refused = identities
         .create_ban(api_key(
             pb::CreateBanRequest {

@@ -64,6 +64,7 @@ pub fn visitor_query(ip: &str, ua: &str, url: &str) -> Result<VisitorQuery, ApiE
         ip,
         user_agent: ua.to_string(),
         url: url.to_string(),
+        invalid_keyname: false,
     })
 }
 

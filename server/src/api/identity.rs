@@ -414,7 +414,10 @@ impl IdentityService for IdentityApi {
             let mut out = Vec::with_capacity(events.len());
             for event in &events {
                 let approval = match &event.approval_id {
-                    Some(id) => self.engine.identities.approval(&tenant, id)?,
+                    Some(id) => self
+                        .engine
+                        .identities
+                        .approval(&tenant, &event.identity_id, id)?,
                     None => None,
                 };
                 out.push(event_to_pb(event, approval.as_ref()));

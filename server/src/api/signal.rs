@@ -19,6 +19,7 @@ use crate::{
         },
     },
     error::ApiError,
+    intel::ip_lists::canonical,
     tenancy::KeyKind,
 };
 
@@ -81,6 +82,26 @@ fn device_from_pb(device: &pb::Device) -> Result<DeviceInfo, ApiError> {
             format!("has more than {MAX_METADATA_ENTRIES} entries"),
         ));
     }
+    if device.device_id.contains('/') {
+        return Err(ApiError::invalid(
+            "device.device_id",
+            "must not contain '/'",
+        ));
+    }
+    let carrier = match &device.carrier {
+        Some(carrier) => Some(CarrierInfo {
+            name: text(&carrier.name, "device.carrier.name", MAX_ID_BYTES)?,
+            mcc: text(&carrier.mcc, "device.carrier.mcc", 8)?,
+            mnc: text(&carrier.mnc, "device.carrier.mnc", 8)?,
+            country_code: text(&carrier.country_code, "device.carrier.country_code", 8)?,
+        }),
+        None => None,
+    };
+    let mut components = std::collections::BTreeMap::new();
+    for (name, hash) in &device.components {
+        let field = format!("device.components[{name:?}]");
+        components.insert(text(name, &field, 64)?, text(hash, &field, 256)?);
+    }
     Ok(DeviceInfo {
         device_id: text(&device.device_id, "device.device_id", MAX_ID_BYTES)?,
         platform: device.platform,
@@ -94,17 +115,8 @@ fn device_from_pb(device: &pb::Device) -> Result<DeviceInfo, ApiError> {
         screen_width: device.screen_width,
         screen_height: device.screen_height,
         env_risks,
-        carrier: device.carrier.as_ref().map(|carrier| CarrierInfo {
-            name: carrier.name.clone(),
-            mcc: carrier.mcc.clone(),
-            mnc: carrier.mnc.clone(),
-            country_code: carrier.country_code.clone(),
-        }),
-        components: device
-            .components
-            .iter()
-            .map(|(name, hash)| (name.clone(), hash.clone()))
-            .collect(),
+        carrier,
+        components,
     })
 }
 
@@ -173,13 +185,13 @@ pub fn signal_input(
     let ip = if kind == KeyKind::Secret {
         match request.ip.trim() {
             "" => None,
-            raw => Some(raw.parse::<IpAddr>().map_err(|_| {
+            raw => Some(canonical(raw.parse::<IpAddr>().map_err(|_| {
                 ApiError::invalid("ip", format!("{raw:?} is not an IPv4 or IPv6 address"))
-            })?),
+            })?)),
         }
     } else {
         // A client's IP is the address of its connection.
-        peer
+        peer.map(canonical)
     };
     let location = match (request.lat, request.lon) {
         (None, None) => None,

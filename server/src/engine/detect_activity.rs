@@ -104,6 +104,8 @@ pub struct VisitorContext {
     pub blacklisted: bool,
     /// Until when the IP is blocked for malicious activity (ms), if it is.
     pub malicious_until_ms: Option<i64>,
+    /// The smart URL keyname the visitor came through does not exist.
+    pub invalid_keyname: bool,
 }
 
 /// The deciding reason and the evidence behind it.
@@ -171,6 +173,12 @@ const RULES: &[(DetectActivity, Switch, Rule)] = &[
         DetectActivity::BlockByThreatUrl,
         |s| s.reasons.threat_url,
         threat_url,
+    ),
+    // Smart URLs only; it cannot be switched off: an unknown link has nowhere to send anyone.
+    (
+        DetectActivity::BlockByInvalidKeyname,
+        |_| true,
+        invalid_keyname,
     ),
     (
         DetectActivity::BlockByDeviceDesktop,
@@ -306,6 +314,12 @@ fn threat_url(context: &VisitorContext, _: &BlockerSettings) -> Option<String> {
     context.url.threat.map(|_| context.url.evidence.clone())
 }
 
+fn invalid_keyname(context: &VisitorContext, _: &BlockerSettings) -> Option<String> {
+    context
+        .invalid_keyname
+        .then(|| "the smart URL keyname does not exist".to_string())
+}
+
 fn device_desktop(context: &VisitorContext, _: &BlockerSettings) -> Option<String> {
     (context.ua.device == DeviceType::Desktop).then(|| "desktop device".to_string())
 }
@@ -364,6 +378,7 @@ mod tests {
             whitelisted: false,
             blacklisted: false,
             malicious_until_ms: None,
+            invalid_keyname: false,
         }
     }
 

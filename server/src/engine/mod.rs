@@ -35,6 +35,8 @@ pub struct VisitorQuery {
     pub user_agent: String,
     /// The URL the visitor opened.
     pub url: String,
+    /// True when the visitor came through a smart URL keyname that does not exist.
+    pub invalid_keyname: bool,
 }
 
 /// The outcome of a visitor check.
@@ -119,6 +121,7 @@ impl Engine {
             whitelisted,
             blacklisted: lists.blacklist.get(ip).is_some(),
             malicious_until_ms: malicious::blocked_until(&*self.store, tenant, ip, now)?,
+            invalid_keyname: query.invalid_keyname,
             ip: ip_facts,
             ua,
             url,

@@ -43,7 +43,7 @@ pub enum Keyspace {
     Bans,
     /// Ban ids by `tenant id / subject kind / subject / ban id`.
     BanIndex,
-    /// Approvals by `tenant id / approval id`.
+    /// Approvals by `tenant id / identity id / approval id`.
     Approvals,
     /// Approval locations by SHA-256 of the approval token.
     ApprovalTokens,
@@ -265,6 +265,15 @@ pub trait Store: Send + Sync + 'static {
         space: Keyspace,
         prefix: &[u8],
         start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// Reads the last `limit` entries whose keys start with `prefix`, in key order (a bounded
+    /// read of the newest entries when keys end in a time).
+    fn scan_prefix_last(
+        &self,
+        space: Keyspace,
+        prefix: &[u8],
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError>;
 

@@ -95,6 +95,21 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn scan_prefix_last(
+        &self,
+        space: Keyspace,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree(space).scan_prefix(prefix).rev().take(limit) {
+            let (key, value) = item?;
+            out.push((key.to_vec(), value.to_vec()));
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -208,5 +223,13 @@ mod tests {
             .unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].0, tenant_key("tn_a", b"k2"));
+        let last = store
+            .scan_prefix_last(Keyspace::ApiKeys, &prefix, 2)
+            .unwrap();
+        assert_eq!(
+            last.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>(),
+            vec![tenant_key("tn_a", b"k1"), tenant_key("tn_a", b"k2")],
+            "the newest two, oldest first, and none of tn_ab's"
+        );
     }
 }

@@ -311,13 +311,9 @@ impl ClickEngine {
     ) -> Result<Vec<ClickEvent>, StoreError> {
         let mut prefix = tenant_key(tenant.as_str(), visitor_id.as_bytes());
         prefix.push(b'/');
-        let entries = self
-            .store
-            .scan_prefix(Keyspace::ClickEvents, &prefix, None, usize::MAX)?;
-        let skip = entries.len().saturating_sub(MAX_EVENTS_PER_DECISION);
-        entries
+        self.store
+            .scan_prefix_last(Keyspace::ClickEvents, &prefix, MAX_EVENTS_PER_DECISION)?
             .into_iter()
-            .skip(skip)
             .map(|(_, bytes)| decode(Keyspace::ClickEvents, &bytes))
             .collect()
     }

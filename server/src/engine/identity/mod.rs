@@ -29,6 +29,10 @@ use self::{
 
 /// How long an idempotency key's answer is kept.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3_600_000;
+/// How many user ids one identity links (more are refused by the index, not stored here).
+pub const MAX_USER_IDS: usize = 20;
+/// How many carriers one identity keeps.
+pub const MAX_CARRIERS: usize = 10;
 /// How long an approval stays answerable unless asked otherwise.
 pub const DEFAULT_APPROVAL_TTL_SECONDS: i64 = 15 * 60;
 
@@ -122,6 +126,11 @@ fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
     tenant_key(tenant.as_str(), rest.as_bytes())
 }
 
+/// Approvals live under their identity: `tenant / identity id / approval id`.
+fn approval_key(tenant: &TenantId, identity_id: &str, approval_id: &str) -> Vec<u8> {
+    key(tenant, &format!("{identity_id}/{approval_id}"))
+}
+
 impl IdentityEngine {
     /// The engine over `store` and `intel`; events go out through `webhooks`.
     pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>, webhooks: Arc<Webhooks>) -> Self {
@@ -178,7 +187,17 @@ impl IdentityEngine {
         };
 
         let identity_id = self.resolve_identity(tenant, &input, started_ms).await?;
-        let identity_guard = self.identity_locks.lock(tenant, &identity_id).await;
+        // The device record is shared by identities: lock it with the identity.
+        let device_lock = input
+            .device
+            .as_ref()
+            .map(|device| format!("device:{}", device.device_id))
+            .unwrap_or_default();
+        let mut lock_keys = vec![identity_id.as_str()];
+        if !device_lock.is_empty() {
+            lock_keys.push(device_lock.as_str());
+        }
+        let identity_guard = self.identity_locks.lock_many(tenant, &lock_keys).await;
         let before: IdentityRecord = self
             .read(Keyspace::Identities, &key(tenant, &identity_id))?
             .ok_or_else(|| ApiError::NotFound(format!("identity {identity_id} does not exist")))?;
@@ -412,8 +431,22 @@ impl IdentityEngine {
                 )));
             }
             if !input.user_id.is_empty() {
-                self.link_user(tenant, &input.user_id, &input.identity_id)
-                    .await?;
+                // Only the tenant's server may say which user an identity is: a client that could
+                // link any user id to its own identity could later read that user's signals.
+                if !input.may_create_identity {
+                    let linked =
+                        self.read::<String>(Keyspace::UserIndex, &key(tenant, &input.user_id))?;
+                    if linked.as_deref() != Some(input.identity_id.as_str()) {
+                        return Err(ApiError::PermissionDenied(
+                            "identifiers: a publishable key may not link a user id to an identity; \
+                             send either the user id or the identity id, or link them from your server"
+                                .into(),
+                        ));
+                    }
+                } else {
+                    self.link_user(tenant, &input.user_id, &input.identity_id)
+                        .await?;
+                }
             }
             return Ok(input.identity_id.clone());
         }
@@ -536,15 +569,18 @@ impl IdentityEngine {
         );
         let active_bans = self.active_bans(tenant, &subjects, now)?;
         identity.status = standing_status(&identity, &active_bans);
-        let pending_approvals = self
-            .scan::<ApprovalRecord>(Keyspace::Approvals, tenant, None, usize::MAX)?
-            .into_iter()
-            .filter(|approval| {
-                approval.identity_id == identity.identity_id
-                    && approval.status == ApprovalStatus::Pending
-                    && approval.expires_ms > now
-            })
-            .collect();
+        // Approvals are keyed by identity, so this reads only this identity's.
+        let prefix = approval_key(tenant, &identity.identity_id, "");
+        let mut pending_approvals = Vec::new();
+        for (_, bytes) in self
+            .store
+            .scan_prefix(Keyspace::Approvals, &prefix, None, usize::MAX)?
+        {
+            let approval: ApprovalRecord = decode(Keyspace::Approvals, &bytes)?;
+            if approval.status == ApprovalStatus::Pending && approval.expires_ms > now {
+                pending_approvals.push(approval);
+            }
+        }
         Ok(IdentityStanding {
             identity,
             active_bans,
@@ -590,14 +626,21 @@ impl IdentityEngine {
                 page_size + 1,
             )?;
             let exhausted = batch.len() <= page_size;
-            for record in batch {
+            let count = batch.len();
+            for (position, record) in batch.into_iter().enumerate() {
                 after = Some(record.identity_id.clone());
                 let standing = self.standing(tenant, &record.identity_id, "")?;
                 if status.is_none_or(|wanted| standing.identity.status == wanted) {
                     page.push(standing);
                     if page.len() == page_size {
-                        let next = after.clone().unwrap_or_default();
-                        return Ok((page, if exhausted { String::new() } else { next }));
+                        // More may follow: later records of this batch, or later batches.
+                        let more = position + 1 < count || !exhausted;
+                        let next = if more {
+                            after.unwrap_or_default()
+                        } else {
+                            String::new()
+                        };
+                        return Ok((page, next));
                     }
                 }
             }
@@ -655,9 +698,9 @@ impl IdentityEngine {
         let mut bans = Vec::new();
         for (kind, subject) in subjects {
             let prefix = key(tenant, &format!("{}/{subject}/", kind.tag()));
-            for (index_key, _) in self
-                .store
-                .scan_prefix(Keyspace::BanIndex, &prefix, None, 100)?
+            for (index_key, _) in
+                self.store
+                    .scan_prefix(Keyspace::BanIndex, &prefix, None, usize::MAX)?
             {
                 let ban_id = String::from_utf8_lossy(&index_key[prefix.len()..]).into_owned();
                 if let Some(ban) = self.read::<BanRecord>(Keyspace::Bans, &key(tenant, &ban_id))? {
@@ -722,6 +765,14 @@ impl IdentityEngine {
             ban.lifted_ms = now_ms();
             let mut batch = WriteBatch::new();
             batch.put(Keyspace::Bans, key(tenant, ban_id), encode(&ban)?);
+            // A lifted ban no longer needs finding by subject.
+            batch.delete(
+                Keyspace::BanIndex,
+                key(
+                    tenant,
+                    &format!("{}/{}/{}", ban.subject_kind.tag(), ban.subject, ban.ban_id),
+                ),
+            );
             self.store.apply(batch)?;
             self.store.durable().await?;
         }
@@ -791,7 +842,7 @@ impl IdentityEngine {
         };
         event.approval_id = Some(approval.approval_id.clone());
         let mut batch = WriteBatch::new();
-        let location = key(tenant, &approval.approval_id);
+        let location = approval_key(tenant, &approval.identity_id, &approval.approval_id);
         batch.put(
             Keyspace::ApprovalTokens,
             Sha256::digest(token.as_bytes()).to_vec(),
@@ -808,9 +859,66 @@ impl IdentityEngine {
     pub fn approval(
         &self,
         tenant: &TenantId,
+        identity_id: &str,
         approval_id: &str,
     ) -> Result<Option<ApprovalRecord>, StoreError> {
-        self.read(Keyspace::Approvals, &key(tenant, approval_id))
+        self.read(
+            Keyspace::Approvals,
+            &approval_key(tenant, identity_id, approval_id),
+        )
+    }
+
+    /// Removes signals received before `before_ms` (the tenant's retention); returns how many.
+    /// Signal ids sort newest first, so the oldest are read from the end, a chunk at a time.
+    pub fn purge_signals_before(
+        &self,
+        tenant: &TenantId,
+        before_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let prefix = tenant_prefix(tenant.as_str());
+        let mut removed = 0;
+        loop {
+            let oldest = self
+                .store
+                .scan_prefix_last(Keyspace::Signals, &prefix, 500)?;
+            let mut batch = WriteBatch::new();
+            for (signal_key, bytes) in &oldest {
+                let signal: SignalRecord = decode(Keyspace::Signals, bytes)?;
+                if signal.received_ms < before_ms {
+                    batch.delete(Keyspace::Signals, signal_key.clone());
+                }
+            }
+            let chunk = batch.ops().len();
+            if chunk == 0 {
+                return Ok(removed);
+            }
+            removed += chunk;
+            self.store.apply(batch)?;
+        }
+    }
+
+    /// Removes idempotency answers older than the idempotency window; returns how many.
+    pub fn purge_idempotency_before(
+        &self,
+        tenant: &TenantId,
+        before_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let mut batch = WriteBatch::new();
+        let mut removed = 0;
+        for (record_key, bytes) in self.store.scan_prefix(
+            Keyspace::Idempotency,
+            &tenant_prefix(tenant.as_str()),
+            None,
+            usize::MAX,
+        )? {
+            let record: IdempotencyRecord = decode(Keyspace::Idempotency, &bytes)?;
+            if record.created_ms < before_ms {
+                batch.delete(Keyspace::Idempotency, record_key);
+                removed += 1;
+            }
+        }
+        self.store.apply(batch)?;
+        Ok(removed)
     }
 
     /// The user's answer: updates the approval and the identity and raises an event.
@@ -830,6 +938,12 @@ impl IdentityEngine {
         if !location.starts_with(&tenant_prefix(tenant.as_str())) {
             return Err(unknown());
         }
+        let identity_id = self
+            .read::<ApprovalRecord>(Keyspace::Approvals, &location)?
+            .ok_or_else(unknown)?
+            .identity_id;
+        // Check and answer under the identity's lock, so two answers cannot both pass the check.
+        let _guard = self.identity_locks.lock(tenant, &identity_id).await;
         let mut approval: ApprovalRecord = self
             .read(Keyspace::Approvals, &location)?
             .ok_or_else(unknown)?;
@@ -845,10 +959,6 @@ impl IdentityEngine {
                 "the approval expired; ask for a new one",
             ));
         }
-        let _guard = self
-            .identity_locks
-            .lock(tenant, &approval.identity_id)
-            .await;
         let mut identity: IdentityRecord = self
             .read(Keyspace::Identities, &key(tenant, &approval.identity_id))?
             .ok_or_else(|| ApiError::NotFound("the approval's identity no longer exists".into()))?;
@@ -898,13 +1008,10 @@ impl IdentityEngine {
             key(tenant, &identity.identity_id),
             encode(&identity)?,
         );
-        batch.put(
-            Keyspace::Events,
-            key(tenant, &event.event_id),
-            encode(&event)?,
-        );
+        self.record_event(&mut batch, tenant, &event)?;
         self.store.apply(batch)?;
         self.store.durable().await?;
+        self.webhooks.notify();
         Ok((approval, identity.status))
     }
 }
@@ -945,7 +1052,10 @@ fn update_identity(
     settings: &IdentityRuleSettings,
 ) {
     identity.last_seen_ms = identity.last_seen_ms.max(time_ms);
-    if !input.user_id.is_empty() && !identity.user_ids.contains(&input.user_id) {
+    if !input.user_id.is_empty()
+        && !identity.user_ids.contains(&input.user_id)
+        && identity.user_ids.len() < MAX_USER_IDS
+    {
         identity.user_ids.push(input.user_id.clone());
     }
     if let Some(device) = input
@@ -969,7 +1079,7 @@ fn update_identity(
             }),
         }
         if let Some(carrier) = &device.carrier {
-            if !identity.carriers.contains(carrier) {
+            if !identity.carriers.contains(carrier) && identity.carriers.len() < MAX_CARRIERS {
                 identity.carriers.push(carrier.clone());
             }
         }
