@@ -25,12 +25,18 @@ npx --no-install buf lint
 step "test data"
 # MaxMind's test databases (from the maxminddb PyPI sdist) and small flat-schema fixtures.
 bash scripts/fetch-test-mmdb.sh
-# Attack word lists for the threat-URL detection test, from Debian's wfuzz and dirb packages.
-if [ ! -d /usr/share/wfuzz/wordlist ] || [ ! -d /usr/share/dirb/wordlists ]; then
+# From Debian: attack word lists for the threat-URL test (wfuzz, dirb), and Chromium, which runs
+# the smart URL confirmation page in the end-to-end tests.
+missing=""
+[ -d /usr/share/wfuzz/wordlist ] || missing="$missing wfuzz"
+[ -d /usr/share/dirb/wordlists ] || missing="$missing dirb"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+if [ -n "$missing" ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wfuzz dirb >/dev/null
+  # shellcheck disable=SC2086 # the list is meant to split
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 step "cargo fmt"

@@ -41,6 +41,7 @@ pub const ENV_KEYS: &[&str] = &[
     "webhooks_base_backoff_ms",
     "webhooks_max_backoff_ms",
     "webhooks_retry_hours",
+    "public_url",
 ];
 
 /// How often the IP list folder is checked for changes, in seconds.
@@ -113,6 +114,10 @@ pub struct Config {
     pub webhooks_max_backoff_ms: u64,
     /// How long failed webhook deliveries are retried, in hours (at least 24).
     pub webhooks_retry_hours: u64,
+    /// Where the HTTP port is reached from outside (smart URL confirmation steps point there);
+    /// `http://<http_listen>` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -139,6 +144,7 @@ impl Default for Config {
             webhooks_base_backoff_ms: duration_ms(crate::webhooks::DEFAULT_BASE_BACKOFF),
             webhooks_max_backoff_ms: duration_ms(crate::webhooks::DEFAULT_MAX_BACKOFF),
             webhooks_retry_hours: crate::webhooks::DEFAULT_RETRY_FOR.as_secs() / 3600,
+            public_url: None,
         }
     }
 }

@@ -1,14 +1,192 @@
-//! The HTTP port: `/healthz` for load balancers and orchestrators (and, with the smart URL
-//! issue, the `/r/{keyname}` redirects).
+//! The HTTP port: `/healthz` for load balancers, and `/r/{keyname}`, the smart URL redirect a user
+//! can put in an ad without writing code.
 
-use axum::{Json, Router, routing::get};
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
 use serde_json::{Value, json};
 
+use crate::{
+    api::smart_url::confirm_url,
+    engine::{Engine, VisitorQuery},
+    tenancy::{Tenancy, Tenant},
+    time::now_ms,
+};
+
+/// What the HTTP handlers need.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Tenants, to find a link's settings.
+    pub tenancy: Tenancy,
+    /// Where the HTTP port is reached from outside.
+    pub public_url: String,
+}
+
 /// The HTTP routes.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(healthz))
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/r/{keyname}", get(redirect))
+        .route("/r/{keyname}/confirm", post(confirm))
+        .with_state(state)
 }
 
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], text).into_response()
+}
+
+/// Why a link cannot be served.
+enum Unavailable {
+    /// No such keyname.
+    Missing,
+    /// The tenant's traffic or smart URLs are switched off.
+    Inactive,
+}
+
+impl IntoResponse for Unavailable {
+    fn into_response(self) -> Response {
+        match self {
+            Unavailable::Missing => plain(StatusCode::NOT_FOUND, "This link does not exist.\n"),
+            Unavailable::Inactive => {
+                plain(StatusCode::PAYMENT_REQUIRED, "This link is not active.\n")
+            }
+        }
+    }
+}
+
+/// The link's tenant, if the link exists and its tenant may serve it.
+fn link_owner(state: &HttpState, keyname: &str) -> Result<Tenant, Unavailable> {
+    let lookup = state
+        .engine
+        .smart_urls
+        .owner(keyname)
+        .ok()
+        .flatten()
+        .and_then(|tenant_id| state.tenancy.get_tenant(&tenant_id).ok().flatten());
+    let Some(tenant) = lookup else {
+        return Err(Unavailable::Missing);
+    };
+    if !tenant.settings.traffic_enabled || !tenant.settings.services.smart_url {
+        return Err(Unavailable::Inactive);
+    }
+    Ok(tenant)
+}
+
+/// The page that proves JavaScript runs: it confirms for this visitor, then comes back.
+fn confirmation_page(keyname: &str) -> String {
+    // The keyname is `[A-Za-z0-9_-]` only (checked when the link is made), so it is safe here.
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>One moment…</title></head>
+<body><p id="status">One moment…</p>
+<noscript><p>Please enable JavaScript to continue.</p></noscript>
+<script>
+fetch("/r/{keyname}/confirm", {{method: "POST", credentials: "omit"}})
+  .then(function (response) {{
+    if (!response.ok) throw new Error("confirmation failed");
+    document.getElementById("status").textContent = "Continuing…";
+    window.location.replace("/r/{keyname}");
+  }})
+  .catch(function () {{ document.getElementById("status").textContent = "Please reload."; }});
+</script></body></html>
+"#
+    )
+}
+
+async fn redirect(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(keyname): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let tenant = match link_owner(&state, &keyname) {
+        Ok(tenant) => tenant,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    let query = VisitorQuery {
+        ip: peer.ip(),
+        // A missing user agent is itself a bot signal; the engine sees it as empty.
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(4096)
+            .collect(),
+        url: uri.to_string(),
+        invalid_keyname: false,
+    };
+    let route = state
+        .engine
+        .smart_urls
+        .route(
+            &state.engine,
+            &tenant.id,
+            &tenant.settings,
+            &keyname,
+            query,
+            &confirm_url(&state.public_url, &keyname),
+        )
+        .await;
+    match route {
+        Ok(route) if route.js_pending => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            Html(confirmation_page(&keyname)),
+        )
+            .into_response(),
+        Ok(route) if !route.redirect_to.is_empty() => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, route.redirect_to),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Ok(_) => Unavailable::Missing.into_response(),
+        Err(error) => {
+            tracing::error!(%error, keyname, "smart URL redirect failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.\n")
+        }
+    }
+}
+
+async fn confirm(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(keyname): Path<String>,
+) -> Response {
+    let tenant = match link_owner(&state, &keyname) {
+        Ok(tenant) => tenant,
+        Err(unavailable) => return unavailable.into_response(),
+    };
+    let until = now_ms() + i64::from(tenant.settings.js_confirmation_seconds) * 1000;
+    let ip = crate::intel::ip_lists::canonical(peer.ip());
+    match state
+        .engine
+        .smart_urls
+        .confirm_js(&tenant.id, &keyname, ip, until)
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => Unavailable::Missing.into_response(),
+        Err(error) => {
+            tracing::error!(%error, keyname, "JavaScript confirmation failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.\n")
+        }
+    }
 }

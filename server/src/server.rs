@@ -6,7 +6,7 @@ use std::{io::Write, path::Path, sync::Arc};
 use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
     decision_service_server::DecisionServiceServer, identity_service_server::IdentityServiceServer,
-    signal_service_server::SignalServiceServer,
+    signal_service_server::SignalServiceServer, smart_url_service_server::SmartUrlServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -16,7 +16,7 @@ use tower_http::cors::CorsLayer;
 use crate::{
     api::{
         admin::AdminApi, blocker::BlockerApi, decision::DecisionApi, identity::IdentityApi,
-        signal::SignalApi,
+        signal::SignalApi, smart_url::SmartUrlApi,
     },
     auth::{Gate, GateLayer},
     config::Config,
@@ -93,6 +93,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .set_serving::<DecisionServiceServer<DecisionApi>>()
         .await;
     health_reporter
+        .set_serving::<SmartUrlServiceServer<SmartUrlApi>>()
+        .await;
+    health_reporter
         .set_serving::<IdentityServiceServer<IdentityApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -124,6 +127,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "gatehouse is serving"
     );
 
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", local_addr(&http_listener)));
+    let tenancy_for_http = tenancy.clone();
     let (stop_sender, stop) = watch::channel(false);
     let grpc = Server::builder()
         .accept_http1(true)
@@ -140,13 +148,26 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .add_service(BlockerServiceServer::new(BlockerApi::new(engine.clone())))
         .add_service(SignalServiceServer::new(SignalApi::new(engine.clone())))
         .add_service(DecisionServiceServer::new(DecisionApi::new(engine.clone())))
-        .add_service(IdentityServiceServer::new(IdentityApi::new(engine)))
+        .add_service(SmartUrlServiceServer::new(SmartUrlApi::new(
+            engine.clone(),
+            public_url.clone(),
+        )))
+        .add_service(IdentityServiceServer::new(IdentityApi::new(engine.clone())))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
             wait_for_stop(stop.clone()),
         );
-    let http = axum::serve(http_listener, crate::http::router())
-        .with_graceful_shutdown(wait_for_stop(stop));
+    let http_state = crate::http::HttpState {
+        engine,
+        tenancy: tenancy_for_http,
+        public_url,
+    };
+    let http = axum::serve(
+        http_listener,
+        crate::http::router(http_state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait_for_stop(stop));
     let servers = async { tokio::join!(grpc, http) };
     tokio::pin!(servers);
     let stopping = async move {

@@ -15,5 +15,6 @@ mod durability;
 mod rate_limit;
 mod sdk_client;
 mod signals;
+mod smart_urls;
 mod transport;
 mod webhooks;

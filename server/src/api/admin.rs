@@ -10,6 +10,7 @@ use crate::{
     auth::Caller,
     engine::{
         Engine,
+        smart_urls::{BlockerOverride, SmartUrlRecord, validate_destination},
         tenant_lists::{MAX_RANGES_PER_CALL, TenantList, TenantListEntry, normalize_cidr},
     },
     error::ApiError,
@@ -30,6 +31,17 @@ impl AdminApi {
     /// The adapter over `tenancy` and the engine's stores.
     pub fn new(tenancy: Tenancy, engine: Arc<Engine>) -> Self {
         Self { tenancy, engine }
+    }
+
+    fn require_smart_url(
+        &self,
+        tenant_id: &TenantId,
+        keyname: &str,
+    ) -> Result<SmartUrlRecord, ApiError> {
+        self.engine
+            .smart_urls
+            .get(tenant_id, keyname.trim())?
+            .ok_or_else(|| ApiError::NotFound(format!("smart URL {keyname:?} does not exist")))
     }
 
     /// The tenant a tenant-scoped call acts on, checked against the caller.
@@ -583,6 +595,78 @@ pub fn blocker_settings_to_pb(settings: &BlockerSettings) -> pb::BlockerSettings
     }
 }
 
+/// Applies the blocker fields that are set in `changes` to a smart URL's override, checked the
+/// same way as the tenant's own settings.
+fn blocker_override(
+    current: &BlockerOverride,
+    changes: &pb::BlockerSettings,
+    prefix: &str,
+) -> Result<BlockerOverride, ApiError> {
+    // Validate through the tenant-settings path, on a scratch copy.
+    let mut scratch = BlockerSettings::default();
+    apply_blocker_settings(&mut scratch, changes, prefix)?;
+    let mut next = current.clone();
+    if let Some(reasons) = &changes.reasons {
+        for (name, value) in crate::engine::smart_urls::REASON_NAMES.iter().zip([
+            reasons.whitelist_ip,
+            reasons.blacklist_ip,
+            reasons.ip_database,
+            reasons.malicious_activity,
+            reasons.hostname_database,
+            reasons.proxy_vpn_tor,
+            reasons.country,
+            reasons.ip_non_isp,
+            reasons.spider_crawler,
+            reasons.threat_url,
+            reasons.device_desktop,
+            reasons.device_mobile,
+        ]) {
+            if let Some(value) = value {
+                next.reasons.insert(name.to_string(), value);
+            }
+        }
+    }
+    if changes.replace_blocked_countries || !changes.blocked_countries.is_empty() {
+        next.blocked_countries = Some(scratch.blocked_countries);
+    }
+    if let Some(allow) = changes.allow_verified_crawlers {
+        next.allow_verified_crawlers = Some(allow);
+    }
+    Ok(next)
+}
+
+fn smart_url_to_pb(record: &SmartUrlRecord) -> pb::SmartUrl {
+    let switch = |name: &str| record.blocker.reasons.get(name).copied();
+    pb::SmartUrl {
+        keyname: record.keyname.clone(),
+        allowed_destination: record.allowed_destination.clone(),
+        blocked_destination: record.blocked_destination.clone(),
+        js_confirmation_required: record.js_confirmation_required,
+        blocker: Some(pb::BlockerSettings {
+            reasons: Some(pb::BlockerReasonSwitches {
+                whitelist_ip: switch("whitelist_ip"),
+                blacklist_ip: switch("blacklist_ip"),
+                ip_database: switch("ip_database"),
+                malicious_activity: switch("malicious_activity"),
+                hostname_database: switch("hostname_database"),
+                proxy_vpn_tor: switch("proxy_vpn_tor"),
+                country: switch("country"),
+                ip_non_isp: switch("ip_non_isp"),
+                spider_crawler: switch("spider_crawler"),
+                threat_url: switch("threat_url"),
+                device_desktop: switch("device_desktop"),
+                device_mobile: switch("device_mobile"),
+            }),
+            blocked_countries: record.blocker.blocked_countries.clone().unwrap_or_default(),
+            replace_blocked_countries: record.blocker.blocked_countries.is_some(),
+            allow_verified_crawlers: record.blocker.allow_verified_crawlers,
+            ..Default::default()
+        }),
+        created_ms: record.created_ms,
+        updated_ms: record.updated_ms,
+    }
+}
+
 fn webhook_to_pb(endpoint: &WebhookEndpoint) -> pb::Webhook {
     pb::Webhook {
         webhook_id: endpoint.webhook_id.clone(),
@@ -897,16 +981,171 @@ impl AdminService for AdminApi {
         reply(outcome)
     }
 
+    async fn create_smart_url(
+        &self,
+        request: Request<pb::CreateSmartUrlRequest>,
+    ) -> Result<Response<pb::CreateSmartUrlResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let given = request
+                .smart_url
+                .ok_or_else(|| ApiError::invalid("smart_url", "is required"))?;
+            let record = SmartUrlRecord {
+                keyname: given.keyname.trim().to_string(),
+                allowed_destination: validate_destination(
+                    &given.allowed_destination,
+                    "smart_url.allowed_destination",
+                )?,
+                blocked_destination: validate_destination(
+                    &given.blocked_destination,
+                    "smart_url.blocked_destination",
+                )?,
+                js_confirmation_required: given.js_confirmation_required,
+                blocker: match &given.blocker {
+                    Some(blocker) => {
+                        blocker_override(&BlockerOverride::default(), blocker, "smart_url.blocker")?
+                    }
+                    None => BlockerOverride::default(),
+                },
+                created_ms: 0,
+                updated_ms: 0,
+            };
+            let created = self.engine.smart_urls.create(&tenant_id, record).await?;
+            Ok(pb::CreateSmartUrlResponse {
+                smart_url: Some(smart_url_to_pb(&created)),
+            })
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn get_smart_url(
+        &self,
+        request: Request<pb::GetSmartUrlRequest>,
+    ) -> Result<Response<pb::GetSmartUrlResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let record = self.require_smart_url(&tenant_id, &request.keyname)?;
+            Ok(pb::GetSmartUrlResponse {
+                smart_url: Some(smart_url_to_pb(&record)),
+            })
+        })();
+        reply(outcome)
+    }
+
+    async fn list_smart_urls(
+        &self,
+        request: Request<pb::ListSmartUrlsRequest>,
+    ) -> Result<Response<pb::ListSmartUrlsResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            Ok(pb::ListSmartUrlsResponse {
+                smart_urls: self
+                    .engine
+                    .smart_urls
+                    .list(&tenant_id)?
+                    .iter()
+                    .map(smart_url_to_pb)
+                    .collect(),
+            })
+        })();
+        reply(outcome)
+    }
+
+    async fn update_smart_url(
+        &self,
+        request: Request<pb::UpdateSmartUrlRequest>,
+    ) -> Result<Response<pb::UpdateSmartUrlResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let mut record = self.require_smart_url(&tenant_id, &request.keyname)?;
+            if let Some(url) = &request.allowed_destination {
+                record.allowed_destination = validate_destination(url, "allowed_destination")?;
+            }
+            if let Some(url) = &request.blocked_destination {
+                record.blocked_destination = validate_destination(url, "blocked_destination")?;
+            }
+            if let Some(required) = request.js_confirmation_required {
+                record.js_confirmation_required = required;
+            }
+            if let Some(blocker) = &request.blocker {
+                record.blocker = blocker_override(&record.blocker, blocker, "blocker")?;
+            }
+            record.updated_ms = crate::time::now_ms();
+            self.engine.smart_urls.save(&tenant_id, &record).await?;
+            Ok(pb::UpdateSmartUrlResponse {
+                smart_url: Some(smart_url_to_pb(&record)),
+            })
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn delete_smart_url(
+        &self,
+        request: Request<pb::DeleteSmartUrlRequest>,
+    ) -> Result<Response<pb::DeleteSmartUrlResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            self.engine
+                .smart_urls
+                .delete(&tenant_id, request.keyname.trim())
+                .await?;
+            Ok(pb::DeleteSmartUrlResponse {})
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn get_smart_url_stats(
+        &self,
+        request: Request<pb::GetSmartUrlStatsRequest>,
+    ) -> Result<Response<pb::GetSmartUrlStatsResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            self.require_smart_url(&tenant_id, &request.keyname)?;
+            let days = match request.days {
+                0 => 30,
+                days if (1..=365).contains(&days) => days,
+                _ => return Err(ApiError::invalid("days", "must be 1-365 (0 means 30)")),
+            };
+            let daily = self.engine.smart_urls.stats(
+                &tenant_id,
+                request.keyname.trim(),
+                i64::from(days),
+            )?;
+            Ok(pb::GetSmartUrlStatsResponse {
+                daily: daily
+                    .into_iter()
+                    .map(|day| pb::SmartUrlDailyStats {
+                        day: day.day,
+                        allowed: day.allowed,
+                        blocked: day.blocked,
+                        js_pending: day.js_pending,
+                        by_reason: day.by_reason.into_iter().collect(),
+                    })
+                    .collect(),
+            })
+        })();
+        reply(outcome)
+    }
+
     later_issue! {
         create_signing_key(pb::CreateSigningKeyRequest) -> pb::CreateSigningKeyResponse,
         list_signing_keys(pb::ListSigningKeysRequest) -> pb::ListSigningKeysResponse,
         revoke_signing_key(pb::RevokeSigningKeyRequest) -> pb::RevokeSigningKeyResponse,
-        create_smart_url(pb::CreateSmartUrlRequest) -> pb::CreateSmartUrlResponse,
-        get_smart_url(pb::GetSmartUrlRequest) -> pb::GetSmartUrlResponse,
-        list_smart_urls(pb::ListSmartUrlsRequest) -> pb::ListSmartUrlsResponse,
-        update_smart_url(pb::UpdateSmartUrlRequest) -> pb::UpdateSmartUrlResponse,
-        delete_smart_url(pb::DeleteSmartUrlRequest) -> pb::DeleteSmartUrlResponse,
-        get_smart_url_stats(pb::GetSmartUrlStatsRequest) -> pb::GetSmartUrlStatsResponse,
     }
 }
 

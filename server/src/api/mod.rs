@@ -7,6 +7,7 @@ pub mod convert;
 pub mod decision;
 pub mod identity;
 pub mod signal;
+pub mod smart_url;
 
 use crate::error::ApiError;
 

@@ -7,6 +7,7 @@ pub mod detect_activity;
 pub mod identity;
 pub mod locks;
 pub mod malicious;
+pub mod smart_urls;
 pub mod tenant_lists;
 
 use std::{net::IpAddr, sync::Arc};
@@ -23,6 +24,7 @@ use self::{
     clicks::ClickEngine,
     detect_activity::{CrawlerCheck, Decision, VisitorContext, decide},
     identity::IdentityEngine,
+    smart_urls::SmartUrls,
     tenant_lists::TenantListStore,
 };
 
@@ -86,6 +88,8 @@ pub struct Engine {
     pub webhooks: Arc<Webhooks>,
     /// Click events, decisions, blocklist and stats.
     pub clicks: ClickEngine,
+    /// Smart URLs.
+    pub smart_urls: SmartUrls,
 }
 
 impl Engine {
@@ -95,6 +99,7 @@ impl Engine {
             tenant_lists: TenantListStore::new(store.clone()),
             identities: IdentityEngine::new(store.clone(), intel.clone(), webhooks.clone()),
             clicks: ClickEngine::new(store.clone(), intel.clone()),
+            smart_urls: SmartUrls::new(store.clone()),
             webhooks,
             store,
             intel,

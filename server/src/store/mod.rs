@@ -72,11 +72,19 @@ pub enum Keyspace {
     ClickBlocklist,
     /// Day counters by `tenant id / day / name`.
     ClickStats,
+    /// Smart URLs by `tenant id / keyname`.
+    SmartUrls,
+    /// The owning tenant of every smart URL keyname (keynames are unique across the server).
+    SmartUrlNames,
+    /// JavaScript confirmations (until, ms) by `tenant id / keyname / ip`.
+    JsConfirmations,
+    /// Smart URL visit counters by `tenant id / keyname / day / name`.
+    SmartUrlStats,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 27] = [
+    pub const ALL: [Keyspace; 31] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -104,6 +112,10 @@ impl Keyspace {
         Keyspace::ClickDecisions,
         Keyspace::ClickBlocklist,
         Keyspace::ClickStats,
+        Keyspace::SmartUrls,
+        Keyspace::SmartUrlNames,
+        Keyspace::JsConfirmations,
+        Keyspace::SmartUrlStats,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -136,6 +148,10 @@ impl Keyspace {
             Keyspace::ClickDecisions => "click_decisions",
             Keyspace::ClickBlocklist => "click_blocklist",
             Keyspace::ClickStats => "click_stats",
+            Keyspace::SmartUrls => "smart_urls",
+            Keyspace::SmartUrlNames => "smart_url_names",
+            Keyspace::JsConfirmations => "js_confirmations",
+            Keyspace::SmartUrlStats => "smart_url_stats",
         }
     }
 

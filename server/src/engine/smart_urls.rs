@@ -1,0 +1,490 @@
+//! Smart URLs: per-keyname links that send people to the real page and bots elsewhere. This face
+//! adds no detection of its own: it runs the visitor check with the link's blocker settings and
+//! picks the destination from the verdict.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    engine::{Engine, VisitorQuery, VisitorVerdict},
+    error::ApiError,
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    tenancy::{BlockerSettings, TenantId, TenantSettings},
+    time::{day_label, day_number, now_ms},
+};
+
+/// A smart URL's own blocker settings: only what it changes from the tenant's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerOverride {
+    /// Reason switches by name (`country`, `device_mobile`, ...).
+    pub reasons: BTreeMap<String, bool>,
+    /// Blocked countries, replacing the tenant's when set.
+    pub blocked_countries: Option<Vec<String>>,
+    /// Whether verified crawlers get in, when set.
+    pub allow_verified_crawlers: Option<bool>,
+}
+
+/// The names of the reason switches, as in `BlockerReasonSwitches`.
+pub const REASON_NAMES: &[&str] = &[
+    "whitelist_ip",
+    "blacklist_ip",
+    "ip_database",
+    "malicious_activity",
+    "hostname_database",
+    "proxy_vpn_tor",
+    "country",
+    "ip_non_isp",
+    "spider_crawler",
+    "threat_url",
+    "device_desktop",
+    "device_mobile",
+];
+
+impl BlockerOverride {
+    /// The tenant's settings with this override applied.
+    pub fn apply(&self, tenant: &BlockerSettings) -> BlockerSettings {
+        let mut settings = tenant.clone();
+        let reasons = &mut settings.reasons;
+        for (name, value) in &self.reasons {
+            let switch = match name.as_str() {
+                "whitelist_ip" => &mut reasons.whitelist_ip,
+                "blacklist_ip" => &mut reasons.blacklist_ip,
+                "ip_database" => &mut reasons.ip_database,
+                "malicious_activity" => &mut reasons.malicious_activity,
+                "hostname_database" => &mut reasons.hostname_database,
+                "proxy_vpn_tor" => &mut reasons.proxy_vpn_tor,
+                "country" => &mut reasons.country,
+                "ip_non_isp" => &mut reasons.ip_non_isp,
+                "spider_crawler" => &mut reasons.spider_crawler,
+                "threat_url" => &mut reasons.threat_url,
+                "device_desktop" => &mut reasons.device_desktop,
+                "device_mobile" => &mut reasons.device_mobile,
+                _ => continue,
+            };
+            *switch = *value;
+        }
+        if let Some(countries) = &self.blocked_countries {
+            settings.blocked_countries = countries.clone();
+        }
+        if let Some(allow) = self.allow_verified_crawlers {
+            settings.allow_verified_crawlers = allow;
+        }
+        settings
+    }
+}
+
+/// A smart URL as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmartUrlRecord {
+    /// URL-safe keyname, unique across the server (it is the path of `/r/{keyname}`).
+    pub keyname: String,
+    /// Where allowed visitors go.
+    pub allowed_destination: String,
+    /// Where blocked visitors go.
+    pub blocked_destination: String,
+    /// Whether visitors must prove JavaScript runs.
+    pub js_confirmation_required: bool,
+    /// What this link changes of the tenant's blocker settings.
+    pub blocker: BlockerOverride,
+    /// Created.
+    pub created_ms: i64,
+    /// Last changed.
+    pub updated_ms: i64,
+}
+
+/// Where a visitor goes.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The visitor check.
+    pub verdict: VisitorVerdict,
+    /// The destination, or the confirmation step.
+    pub redirect_to: String,
+    /// JavaScript confirmation is switched on for this link.
+    pub js_required: bool,
+    /// The visitor is sent to the confirmation step.
+    pub js_pending: bool,
+}
+
+/// One day's visits of a smart URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmartUrlDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Sent to the allowed destination.
+    pub allowed: i64,
+    /// Sent to the blocked destination.
+    pub blocked: i64,
+    /// Sent to the confirmation step.
+    pub js_pending: i64,
+    /// Visits by deciding reason label.
+    pub by_reason: BTreeMap<String, i64>,
+}
+
+/// Checks a keyname: `[A-Za-z0-9_-]{3,64}`.
+pub fn valid_keyname(keyname: &str) -> bool {
+    (3..=64).contains(&keyname.len())
+        && keyname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+/// Checks a destination: an absolute http(s) URL.
+pub fn validate_destination(raw: &str, field: &str) -> Result<String, ApiError> {
+    let value = raw.trim();
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() <= 2048
+        && !value.chars().any(|c| c.is_control() || c.is_whitespace())
+        && value
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "{raw:?} is not an absolute http(s) URL: write it as https://shop.example/page"
+            ),
+        ))
+    }
+}
+
+/// Smart URLs over the store.
+pub struct SmartUrls {
+    store: Arc<dyn Store>,
+}
+
+fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
+    tenant_key(tenant.as_str(), rest.as_bytes())
+}
+
+fn counter_key(tenant: &TenantId, keyname: &str, day: i64, name: &str) -> Vec<u8> {
+    let mut key = key(tenant, keyname);
+    key.push(b'/');
+    key.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+impl SmartUrls {
+    /// Smart URLs over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Reads a tenant's smart URL.
+    pub fn get(
+        &self,
+        tenant: &TenantId,
+        keyname: &str,
+    ) -> Result<Option<SmartUrlRecord>, StoreError> {
+        self.store
+            .get(Keyspace::SmartUrls, &key(tenant, keyname))?
+            .map(|bytes| decode(Keyspace::SmartUrls, &bytes))
+            .transpose()
+    }
+
+    /// The tenant that owns `keyname`, for `/r/{keyname}`.
+    pub fn owner(&self, keyname: &str) -> Result<Option<TenantId>, StoreError> {
+        self.store
+            .get(Keyspace::SmartUrlNames, keyname.as_bytes())?
+            .map(|bytes| decode(Keyspace::SmartUrlNames, &bytes))
+            .transpose()
+    }
+
+    /// Creates a smart URL; the keyname is generated when empty. Durable.
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        mut record: SmartUrlRecord,
+    ) -> Result<SmartUrlRecord, ApiError> {
+        if record.keyname.is_empty() {
+            const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+            let mut rng = rand::rng();
+            record.keyname = (0..10)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect();
+        } else if !valid_keyname(&record.keyname) {
+            return Err(ApiError::invalid(
+                "smart_url.keyname",
+                "must be 3-64 letters, digits, '_' or '-' (or empty to generate one)",
+            ));
+        }
+        if self.owner(&record.keyname)?.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "smart_url.keyname: {:?} is taken; choose another or leave it empty",
+                record.keyname
+            )));
+        }
+        let now = now_ms();
+        record.created_ms = now;
+        record.updated_ms = now;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::SmartUrlNames,
+            record.keyname.as_bytes().to_vec(),
+            encode(tenant)?,
+        );
+        batch.put(
+            Keyspace::SmartUrls,
+            key(tenant, &record.keyname),
+            encode(&record)?,
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(record)
+    }
+
+    /// Stores a changed smart URL. Durable.
+    pub async fn save(&self, tenant: &TenantId, record: &SmartUrlRecord) -> Result<(), ApiError> {
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::SmartUrls,
+            key(tenant, &record.keyname),
+            encode(record)?,
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(())
+    }
+
+    /// Deletes a smart URL; its keyname then answers BLOCK BY INVALID KEYNAME. Durable.
+    pub async fn delete(&self, tenant: &TenantId, keyname: &str) -> Result<(), ApiError> {
+        if self.get(tenant, keyname)?.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "smart URL {keyname:?} does not exist"
+            )));
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(Keyspace::SmartUrls, key(tenant, keyname));
+        batch.delete(Keyspace::SmartUrlNames, keyname.as_bytes().to_vec());
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(())
+    }
+
+    /// The tenant's smart URLs, by keyname.
+    pub fn list(&self, tenant: &TenantId) -> Result<Vec<SmartUrlRecord>, StoreError> {
+        self.store
+            .scan_prefix(
+                Keyspace::SmartUrls,
+                &tenant_prefix(tenant.as_str()),
+                None,
+                usize::MAX,
+            )?
+            .into_iter()
+            .map(|(_, bytes)| decode(Keyspace::SmartUrls, &bytes))
+            .collect()
+    }
+
+    /// Records that `ip` ran JavaScript for `keyname` until `until_ms`. Durable. False when the
+    /// keyname does not exist.
+    pub async fn confirm_js(
+        &self,
+        tenant: &TenantId,
+        keyname: &str,
+        ip: std::net::IpAddr,
+        until_ms: i64,
+    ) -> Result<bool, ApiError> {
+        if self.get(tenant, keyname)?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::JsConfirmations,
+            key(tenant, &format!("{keyname}/{ip}")),
+            until_ms.to_be_bytes().to_vec(),
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(true)
+    }
+
+    fn js_confirmed(
+        &self,
+        tenant: &TenantId,
+        keyname: &str,
+        ip: std::net::IpAddr,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .get(
+                Keyspace::JsConfirmations,
+                &key(tenant, &format!("{keyname}/{ip}")),
+            )?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .is_some_and(|until| i64::from_be_bytes(until) > now))
+    }
+
+    /// Decides where a visitor of `keyname` goes, and counts the visit.
+    pub async fn route(
+        &self,
+        engine: &Engine,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+        keyname: &str,
+        mut query: VisitorQuery,
+        confirm_url: &str,
+    ) -> Result<Route, ApiError> {
+        let smart_url = if valid_keyname(keyname) {
+            self.get(tenant, keyname)?
+        } else {
+            None
+        };
+        query.invalid_keyname = smart_url.is_none();
+        let blocker = match &smart_url {
+            Some(smart_url) => smart_url.blocker.apply(&settings.blocker),
+            None => settings.blocker.clone(),
+        };
+        let verdict = engine.check_visitor(tenant, &blocker, &query).await?;
+        let now = now_ms();
+        let Some(smart_url) = smart_url else {
+            return Ok(Route {
+                verdict,
+                redirect_to: String::new(),
+                js_required: false,
+                js_pending: false,
+            });
+        };
+        let js_pending = !verdict.block_access()
+            && smart_url.js_confirmation_required
+            && !self.js_confirmed(tenant, keyname, verdict.ip, now)?;
+        let redirect_to = if verdict.block_access() {
+            smart_url.blocked_destination.clone()
+        } else if js_pending {
+            confirm_url.to_string()
+        } else {
+            smart_url.allowed_destination.clone()
+        };
+        self.count(tenant, keyname, now, &verdict, js_pending)?;
+        Ok(Route {
+            verdict,
+            redirect_to,
+            js_required: smart_url.js_confirmation_required,
+            js_pending,
+        })
+    }
+
+    fn count(
+        &self,
+        tenant: &TenantId,
+        keyname: &str,
+        now: i64,
+        verdict: &VisitorVerdict,
+        js_pending: bool,
+    ) -> Result<(), StoreError> {
+        let day = day_number(now);
+        let outcome = if verdict.block_access() {
+            "blocked"
+        } else if js_pending {
+            "js_pending"
+        } else {
+            "allowed"
+        };
+        let mut batch = WriteBatch::new();
+        for name in [
+            outcome.to_string(),
+            format!("reason:{}", verdict.decision.activity.label()),
+        ] {
+            let counter = counter_key(tenant, keyname, day, &name);
+            let value = self
+                .store
+                .get(Keyspace::SmartUrlStats, &counter)?
+                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+                .map(i64::from_be_bytes)
+                .unwrap_or_default();
+            batch.put(
+                Keyspace::SmartUrlStats,
+                counter,
+                (value + 1).to_be_bytes().to_vec(),
+            );
+        }
+        // Counts are statistics: a crash may lose the last few, never a link or a confirmation.
+        self.store.apply(batch)
+    }
+
+    /// Visits per day for the `days` days ending today, days with visits only.
+    pub fn stats(
+        &self,
+        tenant: &TenantId,
+        keyname: &str,
+        days: i64,
+    ) -> Result<Vec<SmartUrlDay>, StoreError> {
+        let last = day_number(now_ms());
+        let mut out = Vec::new();
+        for day in (last - days + 1)..=last {
+            let mut prefix = key(tenant, keyname);
+            prefix.push(b'/');
+            prefix.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
+            let mut figures = SmartUrlDay {
+                day: day_label(day),
+                ..SmartUrlDay::default()
+            };
+            for (counter, value) in
+                self.store
+                    .scan_prefix(Keyspace::SmartUrlStats, &prefix, None, usize::MAX)?
+            {
+                let name = String::from_utf8_lossy(&counter[prefix.len()..]).into_owned();
+                let value = <[u8; 8]>::try_from(value.as_slice())
+                    .map(i64::from_be_bytes)
+                    .unwrap_or_default();
+                match name.as_str() {
+                    "allowed" => figures.allowed = value,
+                    "blocked" => figures.blocked = value,
+                    "js_pending" => figures.js_pending = value,
+                    other => {
+                        if let Some(label) = other.strip_prefix("reason:") {
+                            figures.by_reason.insert(label.to_string(), value);
+                        }
+                    }
+                }
+            }
+            if figures.allowed + figures.blocked + figures.js_pending > 0 {
+                out.push(figures);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_change_only_what_they_set() {
+        let tenant = BlockerSettings {
+            blocked_countries: vec!["DE".into()],
+            ..BlockerSettings::default()
+        };
+        let mut change = BlockerOverride::default();
+        change.reasons.insert("device_mobile".into(), true);
+        let effective = change.apply(&tenant);
+        assert!(effective.reasons.device_mobile);
+        assert_eq!(effective.blocked_countries, vec!["DE".to_string()]);
+        change.blocked_countries = Some(Vec::new());
+        assert!(change.apply(&tenant).blocked_countries.is_empty());
+    }
+
+    #[test]
+    fn keynames_and_destinations_are_checked() {
+        assert!(valid_keyname("spring-sale_2026"));
+        for bad in ["ab", "has space", "slash/x", "dot.x", &"x".repeat(65)] {
+            assert!(!valid_keyname(bad), "{bad}");
+        }
+        assert!(validate_destination("https://shop.example/x?y=1", "d").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "https://",
+            "ftp://x",
+            "https://a b",
+        ] {
+            assert!(validate_destination(bad, "d").is_err(), "{bad}");
+        }
+    }
+}
