@@ -61,6 +61,14 @@ impl Caller {
         }
     }
 
+    /// The calling tenant and the kind of key it used.
+    pub fn tenant_and_kind(&self) -> Result<(&Tenant, KeyKind), ApiError> {
+        match self {
+            Caller::Tenant { tenant, kind } => Ok((tenant, *kind)),
+            Caller::Operator => self.tenant().map(|tenant| (tenant, KeyKind::Secret)),
+        }
+    }
+
     /// True for the operator.
     pub fn is_operator(&self) -> bool {
         matches!(self, Caller::Operator)

@@ -6,7 +6,7 @@ use gatehouse_proto::v1::{self as pb, decision_service_server::DecisionService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::reply,
+    api::{bounded_text, reply},
     auth::Caller,
     engine::{
         Engine,
@@ -38,22 +38,6 @@ impl DecisionApi {
     pub fn new(engine: Arc<Engine>) -> Self {
         Self { engine }
     }
-}
-
-fn bounded(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
-    if value.len() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("is longer than {max} bytes"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(value.to_string())
 }
 
 /// Checks a tracked event: ip and time may only come from the server (secret key); a browser's IP
@@ -130,7 +114,7 @@ pub fn track_input(
         ("msclkid", &request.msclkid),
         ("fbclid", &request.fbclid),
     ] {
-        let value = bounded(value.trim(), name, MAX_ID_BYTES)?;
+        let value = bounded_text(value.trim(), name, MAX_ID_BYTES)?;
         if !value.is_empty() {
             click_ids.insert(name.to_string(), value);
         }
@@ -145,16 +129,16 @@ pub fn track_input(
     Ok(TrackInput {
         kind: event_kind,
         visitor_id,
-        url: bounded(&request.url, "url", MAX_URL_BYTES)?,
-        referrer: bounded(&request.referrer, "referrer", MAX_URL_BYTES)?,
+        url: bounded_text(&request.url, "url", MAX_URL_BYTES)?,
+        referrer: bounded_text(&request.referrer, "referrer", MAX_URL_BYTES)?,
         click_ids,
-        user_agent: bounded(&data.user_agent, "data.user_agent", 4096)?,
+        user_agent: bounded_text(&data.user_agent, "data.user_agent", 4096)?,
         scroll_depth: data.scroll_depth,
         time_on_page_ms: data.time_on_page_ms,
         honeypot_hit: data.honeypot_hit,
         js_enabled: data.js_enabled,
-        timezone: bounded(&data.timezone, "data.timezone", 64)?,
-        device_id: bounded(&data.device_id, "data.device_id", MAX_ID_BYTES)?,
+        timezone: bounded_text(&data.timezone, "data.timezone", 64)?,
+        device_id: bounded_text(&data.device_id, "data.device_id", MAX_ID_BYTES)?,
         ip,
         time_ms,
     })
@@ -199,13 +183,8 @@ impl DecisionService for DecisionApi {
         &self,
         request: Request<pb::TrackEventRequest>,
     ) -> Result<Response<pb::TrackEventResponse>, Status> {
-        let (tenant_id, kind) = match Caller::of(&request)? {
-            Caller::Tenant { tenant, kind } => (tenant.id.clone(), *kind),
-            caller => {
-                caller.tenant()?;
-                return Err(ApiError::Internal("unreachable caller".into()).into());
-            }
-        };
+        let (tenant, kind) = Caller::of(&request)?.tenant_and_kind()?;
+        let tenant_id = tenant.id.clone();
         let peer = request.remote_addr().map(|addr| addr.ip());
         let request = request.into_inner();
         let outcome = async {
@@ -235,7 +214,7 @@ impl DecisionService for DecisionApi {
                     "is required: the vis_... id TrackEvent returned",
                 ));
             }
-            bounded(visitor_id, "visitor_id", 64)?;
+            bounded_text(visitor_id, "visitor_id", 64)?;
             let decision = self
                 .engine
                 .clicks

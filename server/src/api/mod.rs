@@ -34,3 +34,20 @@ pub fn reply<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, tonic
         .map(tonic::Response::new)
         .map_err(tonic::Status::from)
 }
+
+/// Checks a free-text field: at most `max` bytes and no control characters.
+pub fn bounded_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
+    if value.len() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("is longer than {max} bytes"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_string())
+}

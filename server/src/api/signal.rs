@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     api::{
+        bounded_text,
         identity::{ban_to_pb, device_to_pb, identity_to_pb},
         reply,
     },
@@ -42,22 +43,6 @@ impl SignalApi {
     }
 }
 
-fn text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
-    if value.len() > max {
-        return Err(ApiError::invalid(
-            field,
-            format!("is longer than {max} bytes"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(value.to_string())
-}
-
 fn device_from_pb(device: &pb::Device) -> Result<DeviceInfo, ApiError> {
     let env_risks = device
         .env_flags
@@ -90,28 +75,31 @@ fn device_from_pb(device: &pb::Device) -> Result<DeviceInfo, ApiError> {
     }
     let carrier = match &device.carrier {
         Some(carrier) => Some(CarrierInfo {
-            name: text(&carrier.name, "device.carrier.name", MAX_ID_BYTES)?,
-            mcc: text(&carrier.mcc, "device.carrier.mcc", 8)?,
-            mnc: text(&carrier.mnc, "device.carrier.mnc", 8)?,
-            country_code: text(&carrier.country_code, "device.carrier.country_code", 8)?,
+            name: bounded_text(&carrier.name, "device.carrier.name", MAX_ID_BYTES)?,
+            mcc: bounded_text(&carrier.mcc, "device.carrier.mcc", 8)?,
+            mnc: bounded_text(&carrier.mnc, "device.carrier.mnc", 8)?,
+            country_code: bounded_text(&carrier.country_code, "device.carrier.country_code", 8)?,
         }),
         None => None,
     };
     let mut components = std::collections::BTreeMap::new();
     for (name, hash) in &device.components {
         let field = format!("device.components[{name:?}]");
-        components.insert(text(name, &field, 64)?, text(hash, &field, 256)?);
+        components.insert(
+            bounded_text(name, &field, 64)?,
+            bounded_text(hash, &field, 256)?,
+        );
     }
     Ok(DeviceInfo {
-        device_id: text(&device.device_id, "device.device_id", MAX_ID_BYTES)?,
+        device_id: bounded_text(&device.device_id, "device.device_id", MAX_ID_BYTES)?,
         platform: device.platform,
-        os_name: text(&device.os_name, "device.os_name", MAX_ID_BYTES)?,
-        os_version: text(&device.os_version, "device.os_version", MAX_ID_BYTES)?,
-        manufacturer: text(&device.manufacturer, "device.manufacturer", MAX_ID_BYTES)?,
-        model: text(&device.model, "device.model", MAX_ID_BYTES)?,
-        app_version: text(&device.app_version, "device.app_version", MAX_ID_BYTES)?,
-        locale: text(&device.locale, "device.locale", MAX_ID_BYTES)?,
-        timezone: text(&device.timezone, "device.timezone", MAX_ID_BYTES)?,
+        os_name: bounded_text(&device.os_name, "device.os_name", MAX_ID_BYTES)?,
+        os_version: bounded_text(&device.os_version, "device.os_version", MAX_ID_BYTES)?,
+        manufacturer: bounded_text(&device.manufacturer, "device.manufacturer", MAX_ID_BYTES)?,
+        model: bounded_text(&device.model, "device.model", MAX_ID_BYTES)?,
+        app_version: bounded_text(&device.app_version, "device.app_version", MAX_ID_BYTES)?,
+        locale: bounded_text(&device.locale, "device.locale", MAX_ID_BYTES)?,
+        timezone: bounded_text(&device.timezone, "device.timezone", MAX_ID_BYTES)?,
         screen_width: device.screen_width,
         screen_height: device.screen_height,
         env_risks,
@@ -163,12 +151,12 @@ pub fn signal_input(
         }
     }
     let identifiers = request.identifiers.clone().unwrap_or_default();
-    let user_id = text(
+    let user_id = bounded_text(
         identifiers.user_id.trim(),
         "identifiers.user_id",
         MAX_ID_BYTES,
     )?;
-    let identity_id = text(
+    let identity_id = bounded_text(
         identifiers.identity_id.trim(),
         "identifiers.identity_id",
         MAX_ID_BYTES,
@@ -217,8 +205,8 @@ pub fn signal_input(
     for (name, value) in &request.metadata {
         let field = format!("metadata[{name:?}]");
         metadata.insert(
-            text(name, &field, MAX_ID_BYTES)?,
-            text(value, &field, MAX_METADATA_VALUE_BYTES)?,
+            bounded_text(name, &field, MAX_ID_BYTES)?,
+            bounded_text(value, &field, MAX_METADATA_VALUE_BYTES)?,
         );
     }
     if request.time_ms.is_some_and(|time| time <= 0) {
@@ -228,14 +216,14 @@ pub fn signal_input(
         ));
     }
     Ok(SignalInput {
-        idempotency_key: text(&request.idempotency_key, "idempotency_key", MAX_ID_BYTES)?,
-        signal_type: text(&request.r#type, "type", MAX_ID_BYTES)?,
+        idempotency_key: bounded_text(&request.idempotency_key, "idempotency_key", MAX_ID_BYTES)?,
+        signal_type: bounded_text(&request.r#type, "type", MAX_ID_BYTES)?,
         source,
         device: request.device.as_ref().map(device_from_pb).transpose()?,
         user_id,
         identity_id,
         ip,
-        user_agent: text(&request.user_agent, "user_agent", 4096)?,
+        user_agent: bounded_text(&request.user_agent, "user_agent", 4096)?,
         location,
         metadata,
         time_ms: request.time_ms,
@@ -289,13 +277,8 @@ impl SignalService for SignalApi {
         &self,
         request: Request<pb::SendSignalRequest>,
     ) -> Result<Response<pb::SendSignalResponse>, Status> {
-        let (tenant, kind) = match Caller::of(&request)? {
-            Caller::Tenant { tenant, kind } => (tenant.as_ref().clone(), *kind),
-            caller => {
-                caller.tenant()?;
-                return Err(ApiError::Internal("unreachable caller".into()).into());
-            }
-        };
+        let (tenant, kind) = Caller::of(&request)?.tenant_and_kind()?;
+        let tenant = tenant.clone();
         let peer = request.remote_addr().map(|addr| addr.ip());
         let request = request.into_inner();
         let outcome = async {
