@@ -328,6 +328,23 @@ async fn twenty_concurrent_retries_store_one_signal() {
             .all(|event| event.r#type != pb::EventType::SignalVelocity as i32),
         "more than one signal was stored: {events:?}"
     );
+    // The same key for another signal (another user) is refused, not answered with bob's identity.
+    let reused = f
+        .signal(
+            pb::SendSignalRequest {
+                idempotency_key: "checkout-42".into(),
+                ..server_signal("eve")
+            },
+            &f.tenant.secret_key,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::AlreadyExists);
+    assert!(
+        reused.message().starts_with("idempotency_key"),
+        "{}",
+        reused.message()
+    );
     // A new key is a new signal, and now velocity fires.
     let next = f
         .signal(

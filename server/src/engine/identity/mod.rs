@@ -176,6 +176,13 @@ impl IdentityEngine {
                 self.read::<IdempotencyRecord>(Keyspace::Idempotency, &idempotency_key)?
             {
                 if stored.created_ms + IDEMPOTENCY_WINDOW_MS > started_ms {
+                    if stored.request_hash != request_hash(&input) {
+                        return Err(ApiError::Conflict(
+                            "idempotency_key: was used in the last 24 h for a different signal; \
+                             use a new key for each signal"
+                                .into(),
+                        ));
+                    }
                     drop(guard);
                     // The first answer may still be on its way to disk: never acknowledge a
                     // replay of something that is not durable yet.
@@ -368,6 +375,7 @@ impl IdentityEngine {
                 key(tenant, &input.idempotency_key),
                 encode(&IdempotencyRecord {
                     created_ms: started_ms,
+                    request_hash: request_hash(&input),
                     outcome: outcome.clone(),
                 })?,
             );
@@ -1014,6 +1022,31 @@ impl IdentityEngine {
         self.webhooks.notify();
         Ok((approval, identity.status))
     }
+}
+
+/// What a signal is about, hashed: a retry has the same, another signal does not.
+fn request_hash(input: &SignalInput) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        input.user_id.as_str(),
+        input.identity_id.as_str(),
+        input.signal_type.as_str(),
+        input.source.name(),
+        input
+            .device
+            .as_ref()
+            .map(|device| device.device_id.as_str())
+            .unwrap_or_default(),
+        &input.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        &input
+            .time_ms
+            .map(|time| time.to_string())
+            .unwrap_or_default(),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
 }
 
 fn subjects_of(

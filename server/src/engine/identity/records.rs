@@ -487,6 +487,10 @@ pub struct SignalRecord {
 pub struct IdempotencyRecord {
     /// When the key was first used.
     pub created_ms: i64,
+    /// SHA-256 (hex) of what the first signal was about, so a reused key with another signal is
+    /// refused instead of answered with someone else's identity.
+    #[serde(default)]
+    pub request_hash: String,
     /// The answer given then.
     pub outcome: SignalOutcome,
 }
