@@ -94,9 +94,6 @@ pub enum ApiError {
         /// Seconds until the window resets.
         retry_after_seconds: u64,
     },
-    /// The RPC is part of the contract but this server does not serve it yet.
-    #[error("{0} is not available in this server version yet")]
-    Unavailable(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -125,9 +122,7 @@ impl ApiError {
             ApiError::NotFound(_) => ErrorReason::NotFound,
             ApiError::Conflict(_) => ErrorReason::Conflict,
             ApiError::RateLimited { .. } => ErrorReason::RateLimited,
-            ApiError::Unavailable(_) | ApiError::Store(_) | ApiError::Internal(_) => {
-                ErrorReason::Internal
-            }
+            ApiError::Store(_) | ApiError::Internal(_) => ErrorReason::Internal,
         }
     }
 
@@ -141,7 +136,6 @@ impl ApiError {
             ApiError::NotFound(_) => Code::NotFound,
             ApiError::Conflict(_) => Code::AlreadyExists,
             ApiError::RateLimited { .. } => Code::ResourceExhausted,
-            ApiError::Unavailable(_) => Code::Unimplemented,
             ApiError::Store(_) | ApiError::Internal(_) => Code::Internal,
         }
     }

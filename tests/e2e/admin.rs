@@ -435,3 +435,82 @@ async fn cli_creates_tenants_and_rotates_and_revokes_keys() {
     .unwrap_err();
     assert!(error.contains("GATEHOUSE_ADMIN_TOKEN"), "{error}");
 }
+
+#[tokio::test]
+async fn sdk_signing_keys_are_created_once_listed_without_secrets_and_revoked() {
+    let server = Server::start().await;
+    let shop = create_tenant(&server, "shop", None).await;
+    let other = create_tenant(&server, "other", None).await;
+    let mut admin = server.admin().await;
+    let created = admin
+        .create_signing_key(api_key(
+            pb::CreateSigningKeyRequest {
+                tenant_id: shop.id.clone(),
+            },
+            &shop.secret_key,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let key = created.key.unwrap();
+    assert!(key.key_id.starts_with("sgk_"));
+    // 32 bytes, base64url without padding.
+    assert_eq!(created.secret.len(), 43);
+    assert!(
+        created
+            .secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    let listed = admin
+        .list_signing_keys(api_key(
+            pb::ListSigningKeysRequest {
+                tenant_id: shop.id.clone(),
+            },
+            &shop.secret_key,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert_eq!(listed, vec![key.clone()]);
+    let denied = admin
+        .list_signing_keys(api_key(
+            pb::ListSigningKeysRequest {
+                tenant_id: shop.id.clone(),
+            },
+            &other.secret_key,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let revoked = admin
+        .revoke_signing_key(api_key(
+            pb::RevokeSigningKeyRequest {
+                tenant_id: shop.id.clone(),
+                key_id: key.key_id.clone(),
+            },
+            &shop.secret_key,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .key
+        .unwrap();
+    assert!(revoked.revoked_ms > 0);
+    let missing = admin
+        .revoke_signing_key(api_key(
+            pb::RevokeSigningKeyRequest {
+                tenant_id: shop.id.clone(),
+                key_id: "sgk_nope".into(),
+            },
+            &shop.secret_key,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    assert!(
+        !server.log().contains(&created.secret),
+        "the secret must never be logged"
+    );
+}

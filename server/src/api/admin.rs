@@ -667,6 +667,14 @@ fn smart_url_to_pb(record: &SmartUrlRecord) -> pb::SmartUrl {
     }
 }
 
+fn signing_key_to_pb(record: &crate::engine::signing_keys::SigningKeyRecord) -> pb::SigningKey {
+    pb::SigningKey {
+        key_id: record.key_id.clone(),
+        created_ms: record.created_ms,
+        revoked_ms: record.revoked_ms,
+    }
+}
+
 fn webhook_to_pb(endpoint: &WebhookEndpoint) -> pb::Webhook {
     pb::Webhook {
         webhook_id: endpoint.webhook_id.clone(),
@@ -778,31 +786,6 @@ fn tenant_to_pb(tenant: &Tenant) -> pb::Tenant {
             ..Default::default()
         }),
     }
-}
-
-// RPCs of the contract that later work serves. `async_trait` does not see through
-// `macro_rules!`, so these spell out the signature it would generate.
-macro_rules! later_issue {
-    ($($method:ident($request:ty) -> $response:ty),* $(,)?) => {
-        $(
-            fn $method<'life0, 'async_trait>(
-                &'life0 self,
-                _request: Request<$request>,
-            ) -> std::pin::Pin<Box<
-                dyn std::future::Future<Output = Result<Response<$response>, Status>>
-                    + Send
-                    + 'async_trait,
-            >>
-            where
-                'life0: 'async_trait,
-                Self: 'async_trait,
-            {
-                Box::pin(async {
-                    Err(ApiError::Unavailable(concat!("AdminService.", stringify!($method))).into())
-                })
-            }
-        )*
-    };
 }
 
 #[tonic::async_trait]
@@ -1142,10 +1125,72 @@ impl AdminService for AdminApi {
         reply(outcome)
     }
 
-    later_issue! {
-        create_signing_key(pb::CreateSigningKeyRequest) -> pb::CreateSigningKeyResponse,
-        list_signing_keys(pb::ListSigningKeysRequest) -> pb::ListSigningKeysResponse,
-        revoke_signing_key(pb::RevokeSigningKeyRequest) -> pb::RevokeSigningKeyResponse,
+    async fn create_signing_key(
+        &self,
+        request: Request<pb::CreateSigningKeyRequest>,
+    ) -> Result<Response<pb::CreateSigningKeyResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let record = self.engine.signing_keys.create(&tenant_id).await?;
+            let secret = record
+                .secret()
+                .map(|secret| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+                })
+                .ok_or_else(|| ApiError::Internal("a new signing key has no secret".into()))?;
+            tracing::info!(tenant_id = %tenant_id, key_id = %record.key_id, "signing key created");
+            Ok(pb::CreateSigningKeyResponse {
+                key: Some(signing_key_to_pb(&record)),
+                secret,
+            })
+        }
+        .await;
+        reply(outcome)
+    }
+
+    async fn list_signing_keys(
+        &self,
+        request: Request<pb::ListSigningKeysRequest>,
+    ) -> Result<Response<pb::ListSigningKeysResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            Ok(pb::ListSigningKeysResponse {
+                keys: self
+                    .engine
+                    .signing_keys
+                    .list(&tenant_id)?
+                    .iter()
+                    .map(signing_key_to_pb)
+                    .collect(),
+            })
+        })();
+        reply(outcome)
+    }
+
+    async fn revoke_signing_key(
+        &self,
+        request: Request<pb::RevokeSigningKeyRequest>,
+    ) -> Result<Response<pb::RevokeSigningKeyResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let request = request.into_inner();
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let record = self
+                .engine
+                .signing_keys
+                .revoke(&tenant_id, request.key_id.trim())
+                .await?;
+            Ok(pb::RevokeSigningKeyResponse {
+                key: Some(signing_key_to_pb(&record)),
+            })
+        }
+        .await;
+        reply(outcome)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod detect_activity;
 pub mod identity;
 pub mod locks;
 pub mod malicious;
+pub mod signing_keys;
 pub mod smart_urls;
 pub mod tenant_lists;
 
@@ -24,6 +25,7 @@ use self::{
     clicks::ClickEngine,
     detect_activity::{CrawlerCheck, Decision, VisitorContext, decide},
     identity::IdentityEngine,
+    signing_keys::SigningKeys,
     smart_urls::SmartUrls,
     tenant_lists::TenantListStore,
 };
@@ -90,6 +92,8 @@ pub struct Engine {
     pub clicks: ClickEngine,
     /// Smart URLs.
     pub smart_urls: SmartUrls,
+    /// SDK signing keys.
+    pub signing_keys: SigningKeys,
 }
 
 impl Engine {
@@ -100,6 +104,7 @@ impl Engine {
             identities: IdentityEngine::new(store.clone(), intel.clone(), webhooks.clone()),
             clicks: ClickEngine::new(store.clone(), intel.clone()),
             smart_urls: SmartUrls::new(store.clone()),
+            signing_keys: SigningKeys::new(store.clone()),
             webhooks,
             store,
             intel,

@@ -80,11 +80,13 @@ pub enum Keyspace {
     JsConfirmations,
     /// Smart URL visit counters by `tenant id / keyname / day / name`.
     SmartUrlStats,
+    /// SDK signing keys by `tenant id / key id`.
+    SigningKeys,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 31] = [
+    pub const ALL: [Keyspace; 32] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -116,6 +118,7 @@ impl Keyspace {
         Keyspace::SmartUrlNames,
         Keyspace::JsConfirmations,
         Keyspace::SmartUrlStats,
+        Keyspace::SigningKeys,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -152,6 +155,7 @@ impl Keyspace {
             Keyspace::SmartUrlNames => "smart_url_names",
             Keyspace::JsConfirmations => "js_confirmations",
             Keyspace::SmartUrlStats => "smart_url_stats",
+            Keyspace::SigningKeys => "signing_keys",
         }
     }
 

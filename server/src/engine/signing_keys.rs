@@ -1,0 +1,146 @@
+//! SDK signing keys: the HMAC secrets a tenant's apps sign requests with, so the server can
+//! verify them. Unlike API keys these must be kept, not hashed: verifying an HMAC needs the
+//! secret itself. They are never logged and are shown only once, at creation.
+
+use std::sync::Arc;
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::ApiError,
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    tenancy::TenantId,
+    time::now_ms,
+};
+
+/// A signing key as stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// The key's id, carried in every token (`sgk_` and 12 hex characters).
+    pub key_id: String,
+    /// The 32-byte secret, hex.
+    pub secret_hex: String,
+    /// Created.
+    pub created_ms: i64,
+    /// Revoked; 0 while it works.
+    pub revoked_ms: i64,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("key_id", &self.key_id)
+            .field("created_ms", &self.created_ms)
+            .field("revoked_ms", &self.revoked_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKeyRecord {
+    /// The secret bytes.
+    pub fn secret(&self) -> Option<[u8; 32]> {
+        hex::decode(&self.secret_hex)
+            .ok()
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+    }
+}
+
+/// The most signing keys one tenant may have (revoked ones included).
+pub const MAX_SIGNING_KEYS: usize = 50;
+
+/// Signing keys over the store.
+pub struct SigningKeys {
+    store: Arc<dyn Store>,
+}
+
+impl SigningKeys {
+    /// Signing keys over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Creates a key with a random secret. Durable.
+    pub async fn create(&self, tenant: &TenantId) -> Result<SigningKeyRecord, ApiError> {
+        if self.list(tenant)?.len() >= MAX_SIGNING_KEYS {
+            return Err(ApiError::invalid(
+                "tenant_id",
+                format!("has {MAX_SIGNING_KEYS} signing keys already: revoke and delete old ones"),
+            ));
+        }
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let mut id = [0u8; 6];
+        rand::rng().fill_bytes(&mut id);
+        let record = SigningKeyRecord {
+            key_id: format!("sgk_{}", hex::encode(id)),
+            secret_hex: hex::encode(secret),
+            created_ms: now_ms(),
+            revoked_ms: 0,
+        };
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::SigningKeys,
+            tenant_key(tenant.as_str(), record.key_id.as_bytes()),
+            encode(&record)?,
+        );
+        self.store.apply(batch)?;
+        self.store.durable().await?;
+        Ok(record)
+    }
+
+    /// Reads a key.
+    pub fn get(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+    ) -> Result<Option<SigningKeyRecord>, StoreError> {
+        self.store
+            .get(
+                Keyspace::SigningKeys,
+                &tenant_key(tenant.as_str(), key_id.as_bytes()),
+            )?
+            .map(|bytes| decode(Keyspace::SigningKeys, &bytes))
+            .transpose()
+    }
+
+    /// The tenant's keys, oldest first.
+    pub fn list(&self, tenant: &TenantId) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let mut keys: Vec<SigningKeyRecord> = self
+            .store
+            .scan_prefix(
+                Keyspace::SigningKeys,
+                &tenant_prefix(tenant.as_str()),
+                None,
+                usize::MAX,
+            )?
+            .into_iter()
+            .map(|(_, bytes)| decode(Keyspace::SigningKeys, &bytes))
+            .collect::<Result<_, _>>()?;
+        keys.sort_by_key(|key| key.created_ms);
+        Ok(keys)
+    }
+
+    /// Revokes a key at once: tokens signed with it then fail. Durable.
+    pub async fn revoke(
+        &self,
+        tenant: &TenantId,
+        key_id: &str,
+    ) -> Result<SigningKeyRecord, ApiError> {
+        let mut record = self
+            .get(tenant, key_id)?
+            .ok_or_else(|| ApiError::NotFound(format!("signing key {key_id} does not exist")))?;
+        if record.revoked_ms == 0 {
+            record.revoked_ms = now_ms();
+            let mut batch = WriteBatch::new();
+            batch.put(
+                Keyspace::SigningKeys,
+                tenant_key(tenant.as_str(), key_id.as_bytes()),
+                encode(&record)?,
+            );
+            self.store.apply(batch)?;
+            self.store.durable().await?;
+        }
+        Ok(record)
+    }
+}
