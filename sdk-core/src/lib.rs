@@ -13,6 +13,6 @@ pub mod fingerprint;
 pub mod signature;
 
 #[cfg(feature = "client")]
-pub use client::{ClientConfig, connect};
+pub use client::{ClientConfig, Gatehouse, JsonOptions, RetryPolicy, connect};
 #[cfg(feature = "client")]
 pub use error::ClientError;
