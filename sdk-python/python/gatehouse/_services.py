@@ -291,6 +291,15 @@ class AsyncDecisionService:
         """
         return await self._call("DecisionService/GetStats", request)
 
+    async def list_click_events(
+        self, request: Optional[types.ListClickEventsRequest] = None
+    ) -> types.ListClickEventsResponse:
+        """Lists tracked events, oldest first, of one visitor or of the whole tenant (secret key).
+
+        ``DecisionService/ListClickEvents``
+        """
+        return await self._call("DecisionService/ListClickEvents", request)
+
 
 class DecisionService:
     """Click-fraud tracking and decisions for paid traffic.
@@ -337,6 +346,15 @@ class DecisionService:
         ``DecisionService/GetStats``
         """
         return self._call("DecisionService/GetStats", request)
+
+    def list_click_events(
+        self, request: Optional[types.ListClickEventsRequest] = None
+    ) -> types.ListClickEventsResponse:
+        """Lists tracked events, oldest first, of one visitor or of the whole tenant (secret key).
+
+        ``DecisionService/ListClickEvents``
+        """
+        return self._call("DecisionService/ListClickEvents", request)
 
 
 class AsyncBlockerService:
@@ -1005,6 +1023,7 @@ RPCS = (
     "DecisionService/GetDecision",
     "DecisionService/GetBlocklist",
     "DecisionService/GetStats",
+    "DecisionService/ListClickEvents",
     "BlockerService/CheckVisitor",
     "SmartUrlService/Check",
     "SmartUrlService/ConfirmJavaScript",

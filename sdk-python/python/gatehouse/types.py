@@ -723,6 +723,49 @@ class CheckVisitorResponse(TypedDict, total=False):
     """How long the check took inside the server, in microseconds."""
 
 
+class ClickEvent(TypedDict, total=False):
+    """One tracked event as stored."""
+
+    event_id: str
+    """The event's id (`cev_...`)."""
+
+    visitor_id: str
+    """The visitor's id (`vis_...`)."""
+
+    type: ClickEventType
+    """What the visitor did."""
+
+    url: str
+    """The page URL."""
+
+    referrer: str
+    """The referring URL."""
+
+    gclid: str
+    """Google Ads click id."""
+
+    gbraid: str
+    """Google Ads click id for iOS app campaigns."""
+
+    wbraid: str
+    """Google Ads click id for web-to-app campaigns."""
+
+    msclkid: str
+    """Microsoft Ads click id."""
+
+    fbclid: str
+    """Meta (Facebook) click id."""
+
+    data: ClickEventData
+    """What the page measured."""
+
+    ip: str
+    """The visitor's IP."""
+
+    time_ms: int
+    """When it happened, Unix milliseconds."""
+
+
 class ClickEventData(TypedDict, total=False):
     """What the landing page measured about the visit."""
 
@@ -1448,6 +1491,29 @@ class ListBansResponse(TypedDict, total=False):
 
     next_page_token: str
     """Pass as `page_token` for the next page; empty on the last page."""
+
+
+class ListClickEventsRequest(TypedDict, total=False):
+    """Request of ListClickEvents."""
+
+    visitor_id: str
+    """Only this visitor's events (`vis_...`); all of the tenant's when empty."""
+
+    page_size: int
+    """Events per page, 1-500; 0 means 50."""
+
+    page_token: str
+    """The `next_page_token` of the previous page; empty for the first."""
+
+
+class ListClickEventsResponse(TypedDict, total=False):
+    """Response of ListClickEvents."""
+
+    events: List[ClickEvent]
+    """The events, oldest first."""
+
+    next_page_token: str
+    """Pass as `page_token` for the next page; empty on the last."""
 
 
 class ListEventsRequest(TypedDict, total=False):
@@ -2271,6 +2337,7 @@ __all__ = [
     "CheckResponse",
     "CheckVisitorRequest",
     "CheckVisitorResponse",
+    "ClickEvent",
     "ClickEventData",
     "ClickEventType",
     "ClickRuleSettings",
@@ -2334,6 +2401,8 @@ __all__ = [
     "KeyKind",
     "ListBansRequest",
     "ListBansResponse",
+    "ListClickEventsRequest",
+    "ListClickEventsResponse",
     "ListEventsRequest",
     "ListEventsResponse",
     "ListIdentitiesRequest",
