@@ -1,62 +1,66 @@
 //! The one error every binding call raises: a variant per stable reason, each with a readable
-//! `message` (a Python exception's `str()` is its field list, so the message is a field).
+//! `detail` field (a Python exception's `str()` is its field list, so the text must be a field;
+//! it is not called `message` because Kotlin exceptions already have one and uniffi's Kotlin
+//! would not compile, mozilla/uniffi-rs#1434). `Display` is exported too, for Kotlin's and
+//! Swift's string forms.
 
 use gatehouse_sdk_core::{ClientError, signature::SignatureError};
 
 /// Why a call failed. The variant is the server's stable reason; see its `reason()`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum GatehouseError {
     /// `INVALID_REQUEST`: a field of the request (or of the client's configuration) is invalid.
-    #[error("{message}")]
+    #[error("{detail}")]
     InvalidRequest {
         /// The field at fault, when known (`settings.retention_days`, `api_key`, `secret`).
         field: Option<String>,
         /// What is wrong and how to fix it.
-        message: String,
+        detail: String,
     },
     /// `UNAUTHORIZED`: the API key is missing, wrong, revoked, or may not make this call.
-    #[error("{message}")]
+    #[error("{detail}")]
     Unauthorized {
         /// The server's message.
-        message: String,
+        detail: String,
     },
     /// `PAYMENT_REQUIRED`: the tenant's service or traffic is switched off.
-    #[error("{message}")]
+    #[error("{detail}")]
     PaymentRequired {
         /// The server's message.
-        message: String,
+        detail: String,
     },
     /// `NOT_FOUND`: the named resource does not exist.
-    #[error("{message}")]
+    #[error("{detail}")]
     NotFound {
         /// The server's message.
-        message: String,
+        detail: String,
     },
     /// `CONFLICT`: the resource already exists, or an idempotency key was reused.
-    #[error("{message}")]
+    #[error("{detail}")]
     Conflict {
         /// The server's message.
-        message: String,
+        detail: String,
     },
     /// `RATE_LIMITED`: over the tenant's per-minute limit.
-    #[error("{message}")]
+    #[error("{detail}")]
     RateLimited {
         /// Seconds until the limit resets.
         retry_after_seconds: u64,
         /// A readable summary.
-        message: String,
+        detail: String,
     },
     /// `NETWORK`: the server could not be reached or the connection broke.
-    #[error("{message}")]
+    #[error("{detail}")]
     Network {
         /// What happened.
-        message: String,
+        detail: String,
     },
     /// `INTERNAL`: the server (or, rarely, the client) failed.
-    #[error("{message}")]
+    #[error("{detail}")]
     Internal {
         /// What happened.
-        message: String,
+        detail: String,
     },
 }
 
@@ -83,21 +87,26 @@ impl From<ClientError> for GatehouseError {
     fn from(error: ClientError) -> Self {
         let summary = error.to_string();
         match error {
-            ClientError::InvalidInput { field, message } => {
-                GatehouseError::InvalidRequest { field, message }
+            ClientError::InvalidInput { field, message } => GatehouseError::InvalidRequest {
+                field,
+                detail: message,
+            },
+            ClientError::Unauthorized { message } => {
+                GatehouseError::Unauthorized { detail: message }
             }
-            ClientError::Unauthorized { message } => GatehouseError::Unauthorized { message },
-            ClientError::PaymentRequired { message } => GatehouseError::PaymentRequired { message },
-            ClientError::NotFound { message } => GatehouseError::NotFound { message },
-            ClientError::Conflict { message } => GatehouseError::Conflict { message },
+            ClientError::PaymentRequired { message } => {
+                GatehouseError::PaymentRequired { detail: message }
+            }
+            ClientError::NotFound { message } => GatehouseError::NotFound { detail: message },
+            ClientError::Conflict { message } => GatehouseError::Conflict { detail: message },
             ClientError::RateLimited {
                 retry_after_seconds,
             } => GatehouseError::RateLimited {
                 retry_after_seconds,
-                message: summary,
+                detail: summary,
             },
-            ClientError::Network { message } => GatehouseError::Network { message },
-            ClientError::Server { message } => GatehouseError::Internal { message },
+            ClientError::Network { message } => GatehouseError::Network { detail: message },
+            ClientError::Server { message } => GatehouseError::Internal { detail: message },
         }
     }
 }
@@ -111,13 +120,13 @@ impl From<SignatureError> for GatehouseError {
             SignatureError::InvalidQuery { .. } => "query",
             SignatureError::Clock => {
                 return GatehouseError::Internal {
-                    message: error.to_string(),
+                    detail: error.to_string(),
                 };
             }
         };
         GatehouseError::InvalidRequest {
             field: Some(field.to_string()),
-            message: error.to_string(),
+            detail: error.to_string(),
         }
     }
 }
@@ -170,7 +179,7 @@ mod tests {
             }),
             GatehouseError::RateLimited {
                 retry_after_seconds: 7,
-                message: "rate limited; retry after 7s".into()
+                detail: "rate limited; retry after 7s".into()
             }
         );
     }
@@ -184,7 +193,7 @@ mod tests {
             error,
             GatehouseError::InvalidRequest {
                 field: Some("secret".into()),
-                message: "invalid secret: must decode to exactly 32 bytes".into()
+                detail: "invalid secret: must decode to exactly 32 bytes".into()
             }
         );
     }

@@ -90,7 +90,7 @@ impl RequestSigner {
                 .try_into()
                 .map_err(|nonce: Vec<u8>| GatehouseError::InvalidRequest {
                     field: Some("nonce".into()),
-                    message: format!("nonce: must be 16 bytes, got {}", nonce.len()),
+                    detail: format!("nonce: must be 16 bytes, got {}", nonce.len()),
                 })?;
         Ok(core::sign(
             &self.key,

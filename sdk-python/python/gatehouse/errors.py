@@ -111,7 +111,7 @@ _BY_REASON: Dict[str, Type[GatehouseError]] = {
 def from_native(error: _NativeError) -> GatehouseError:
     """The exception for an error raised by the native binding."""
     reason = error.reason()
-    message = error.message  # type: ignore[attr-defined]
+    message = error.detail  # type: ignore[attr-defined]
     if reason == "INVALID_REQUEST":
         return InvalidRequestError(message, field=error.field)  # type: ignore[attr-defined]
     if reason == "RATE_LIMITED":
