@@ -8,7 +8,9 @@
 #         this machine under sdk-kotlin/src/main/resources/<jna platform>/, where JNA finds it on
 #         the class path (so the jar carries it).
 # swift:  sdk-swift/Sources/Gatehouse/Gatehouse.swift and sdk-swift/Sources/GatehouseFFI/
-#         (GatehouseFFI.h, module.modulemap), then a compile check when `swiftc` is installed.
+#         (GatehouseFFI.h, module.modulemap), then a compile check when `swiftc` is installed
+#         (the generated module map names Darwin: the check is meant for macOS).
+#         sdk-swift/README.md builds the xcframework an iOS app links.
 # Everything written is generated: git ignores it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,10 @@ cargo_profile=()
 # the library, and the bindgen tool in debug whatever the library's profile (it only reads it)
 cargo build --quiet --locked -p gatehouse-uniffi "${cargo_profile[@]}"
 cargo build --quiet --locked -p gatehouse-uniffi --features cli --bin uniffi-bindgen
-library="$CARGO_TARGET_DIR/$profile/libgatehouse_uniffi.so"
+case "$(uname -s)" in
+  Darwin) library="$CARGO_TARGET_DIR/$profile/libgatehouse_uniffi.dylib" os="darwin" ;;
+  *) library="$CARGO_TARGET_DIR/$profile/libgatehouse_uniffi.so" os="linux" ;;
+esac
 bindgen="$CARGO_TARGET_DIR/debug/uniffi-bindgen"
 
 generate() {
@@ -40,10 +45,11 @@ generate() {
 if [ "$languages" = "kotlin" ] || [ "$languages" = "all" ]; then
   rm -rf sdk-kotlin/src/main/kotlin sdk-kotlin/src/main/resources
   generate kotlin sdk-kotlin/src/main/kotlin
+  # JNA's resource prefix for this machine
   case "$(uname -m)" in
-    x86_64) platform="linux-x86-64" ;;
-    aarch64) platform="linux-aarch64" ;;
-    *) platform="linux-$(uname -m)" ;;
+    x86_64) platform="$os-x86-64" ;;
+    aarch64 | arm64) platform="$os-aarch64" ;;
+    *) platform="$os-$(uname -m)" ;;
   esac
   mkdir -p "sdk-kotlin/src/main/resources/$platform"
   cp "$library" "sdk-kotlin/src/main/resources/$platform/"
@@ -63,7 +69,7 @@ if [ "$languages" = "swift" ] || [ "$languages" = "all" ]; then
   echo "swift: sdk-swift/Sources (module Gatehouse over the C module GatehouseFFI)"
   if command -v swiftc >/dev/null 2>&1; then
     # Type-check the bindings against the header, and link them against this machine's library.
-    swiftc -module-name Gatehouse -emit-library -o "$staging/libGatehouse.so" \
+    swiftc -module-name Gatehouse -emit-library -o "$staging/libGatehouse" \
       -I sdk-swift/Sources/GatehouseFFI \
       -L "$(dirname "$library")" -lgatehouse_uniffi \
       sdk-swift/Sources/Gatehouse/Gatehouse.swift
