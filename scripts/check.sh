@@ -50,3 +50,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Python SDK (sdk-python/test.sh: wheel built with maturin, installed into a fresh venv, pytest)"
+bash sdk-python/test.sh -q
+
+step "Kotlin SDK (sdk-kotlin/test.sh: bindings generated with uniffi, mvn test on the JVM)"
+bash sdk-kotlin/test.sh
+
+step "Swift bindings (generated; compiled where a Swift toolchain exists)"
+bash scripts/gen-bindings.sh swift

@@ -8,6 +8,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 
 step() { printf '\n--> kotlin: %s\n' "$*"; }
 
+step "tools: a JDK and Maven"
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends maven default-jdk-headless >/dev/null
+fi
+mvn -v | head -n 1
+
 step "bindings (scripts/gen-bindings.sh kotlin)"
 bash ../scripts/gen-bindings.sh kotlin
 
