@@ -42,7 +42,7 @@ wheel=$(ls "$work"/wheels/gatehouse_sdk-*.whl)
 step "install the wheel into a fresh virtualenv"
 rm -rf "$work/venv"
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest==9.2.0"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" "pytest==9.2.0" "mypy==2.4.1"
 
 step "pytest"
 # From tests/, so `import gatehouse` is the installed wheel, not python/gatehouse.

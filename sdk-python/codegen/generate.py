@@ -255,8 +255,9 @@ def read_contract(descriptor_set: bytes) -> Contract:
                     )
                     method_index += 1
             contract.services.append(service)
-    contract.services.sort(key=lambda s: list(SERVICE_ATTRIBUTES).index(s.name)
-                           if s.name in SERVICE_ATTRIBUTES else len(SERVICE_ATTRIBUTES))
+    # the order the client lists its attributes in; unnamed services last (render_services refuses them)
+    order = list(SERVICE_ATTRIBUTES)
+    contract.services.sort(key=lambda s: order.index(s.name) if s.name in order else len(order))
     return contract
 
 

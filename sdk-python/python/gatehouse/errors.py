@@ -110,7 +110,7 @@ _BY_REASON: Dict[str, Type[GatehouseError]] = {
 
 def from_native(error: _NativeError) -> GatehouseError:
     """The exception for an error raised by the native binding."""
-    reason = error.reason()
+    reason = error.reason()  # type: ignore[attr-defined]
     message = error.detail  # type: ignore[attr-defined]
     if reason == "INVALID_REQUEST":
         return InvalidRequestError(message, field=error.field)  # type: ignore[attr-defined]
