@@ -19,6 +19,10 @@ use wasm_bindgen::prelude::*;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct BrowserAttributes {
+    /// OS name, for example from `navigator.userAgentData.platform` (`"Windows"`).
+    pub os_name: String,
+    /// OS version; only its major part feeds the id.
+    pub os_version: String,
     /// `navigator.userAgent`.
     pub user_agent: String,
     /// `navigator.languages`.
@@ -65,6 +69,8 @@ impl From<BrowserAttributes> for DeviceAttributes {
     fn from(a: BrowserAttributes) -> Self {
         Self {
             platform: "web".to_owned(),
+            os_name: a.os_name,
+            os_version: a.os_version,
             locale: a.locale,
             timezone: a.timezone,
             screen_width: a.screen_width,
