@@ -50,3 +50,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "web SDK (sdk-web/test.sh: WebAssembly core, grpc-web client, bundles, Chromium end to end)"
+bash sdk-web/test.sh
