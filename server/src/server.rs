@@ -7,6 +7,7 @@ use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
     decision_service_server::DecisionServiceServer, identity_service_server::IdentityServiceServer,
     signal_service_server::SignalServiceServer, smart_url_service_server::SmartUrlServiceServer,
+    verify_service_server::VerifyServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -16,7 +17,7 @@ use tower_http::cors::CorsLayer;
 use crate::{
     api::{
         admin::AdminApi, blocker::BlockerApi, decision::DecisionApi, identity::IdentityApi,
-        signal::SignalApi, smart_url::SmartUrlApi,
+        signal::SignalApi, smart_url::SmartUrlApi, verify::VerifyApi,
     },
     auth::{Gate, GateLayer},
     config::Config,
@@ -78,6 +79,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _dispatcher = webhooks.spawn_dispatcher();
     let engine = Arc::new(Engine::new(shared_store, intel, webhooks));
     let _retention = spawn_retention(tenancy.clone(), engine.clone());
+    let _verify_sweep = spawn_verify_sweep(engine.clone());
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -97,6 +99,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .await;
     health_reporter
         .set_serving::<IdentityServiceServer<IdentityApi>>()
+        .await;
+    health_reporter
+        .set_serving::<VerifyServiceServer<VerifyApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gatehouse_proto::FILE_DESCRIPTOR_SET)
@@ -153,6 +158,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             public_url.clone(),
         )))
         .add_service(IdentityServiceServer::new(IdentityApi::new(engine.clone())))
+        .add_service(VerifyServiceServer::new(VerifyApi::new(engine.clone())))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(grpc_listener),
             wait_for_stop(stop.clone()),
@@ -236,6 +242,29 @@ fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHa
                         Err(error) => tracing::warn!(%error, "retention task failed"),
                     }
                 }
+            }
+        }
+    })
+}
+
+/// How often expired Verify nonces and quiet device counters are forgotten.
+pub const VERIFY_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Forgets expired Verify nonces every minute, so their number follows the traffic of one
+/// validity window rather than all traffic ever.
+fn spawn_verify_sweep(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(VERIFY_SWEEP_INTERVAL);
+        loop {
+            ticker.tick().await;
+            let engine = engine.clone();
+            let swept =
+                tokio::task::spawn_blocking(move || engine.verifier.sweep(crate::time::now_ms()))
+                    .await;
+            match swept {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "verify sweep failed"),
+                Err(error) => tracing::warn!(%error, "verify sweep task failed"),
             }
         }
     })

@@ -17,4 +17,5 @@ mod sdk_client;
 mod signals;
 mod smart_urls;
 mod transport;
+mod verify;
 mod webhooks;

@@ -8,6 +8,7 @@ pub mod decision;
 pub mod identity;
 pub mod signal;
 pub mod smart_url;
+pub mod verify;
 
 use crate::error::ApiError;
 

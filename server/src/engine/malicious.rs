@@ -1,14 +1,14 @@
 //! Malicious activity: per-IP threat-URL counters in the store, in a sliding window, so repeated
 //! probing blocks an IP for a while.
 //!
-//! The window is approximated with two fixed buckets (the current and the previous window, the
-//! previous one weighted by how much of it still overlaps), which needs one small record per IP.
-//! Only threat hits write; a clean request only reads, so the hot path stays cheap.
+//! The window is the engine's [`SlidingCount`], one small record per IP. Only threat hits write;
+//! a clean request only reads, so the hot path stays cheap.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::counters::SlidingCount;
 use crate::{
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key},
     tenancy::{BlockerSettings, TenantId},
@@ -17,12 +17,9 @@ use crate::{
 /// One IP's threat counters for one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpActivity {
-    /// Start of the current bucket (ms).
-    pub bucket_start_ms: i64,
-    /// Threat hits in the current bucket.
-    pub current_hits: u32,
-    /// Threat hits in the previous bucket.
-    pub previous_hits: u32,
+    /// Threat hits lately; flattened so records written before the counter was shared still read.
+    #[serde(flatten)]
+    pub hits: SlidingCount,
     /// Until when the IP is blocked (ms); 0 when it is not.
     pub blocked_until_ms: i64,
 }
@@ -30,42 +27,15 @@ pub struct IpActivity {
 impl IpActivity {
     /// The estimated hits within the last window at `now_ms`.
     pub fn hits_in_window(&self, now_ms: i64, window_ms: i64) -> f64 {
-        if window_ms <= 0 {
-            return f64::from(self.current_hits);
-        }
-        let elapsed = now_ms - self.bucket_start_ms;
-        if elapsed >= 2 * window_ms {
-            return 0.0;
-        }
-        if elapsed >= window_ms {
-            // The current bucket has become the previous one.
-            let overlap = 1.0 - (elapsed - window_ms) as f64 / window_ms as f64;
-            return f64::from(self.current_hits) * overlap;
-        }
-        let overlap = 1.0 - elapsed as f64 / window_ms as f64;
-        f64::from(self.previous_hits) * overlap + f64::from(self.current_hits)
+        self.hits.in_window(now_ms, window_ms)
     }
 
     /// Counts one threat hit at `now_ms`; returns true when this hit starts a block.
     pub fn record_hit(&mut self, now_ms: i64, settings: &BlockerSettings) -> bool {
         let window_ms = i64::from(settings.malicious_window_seconds) * 1000;
-        let elapsed = now_ms - self.bucket_start_ms;
-        if elapsed >= 2 * window_ms || self.bucket_start_ms == 0 {
-            *self = IpActivity {
-                bucket_start_ms: now_ms,
-                blocked_until_ms: self.blocked_until_ms,
-                ..IpActivity::default()
-            };
-        } else if elapsed >= window_ms {
-            self.previous_hits = self.current_hits;
-            self.current_hits = 0;
-            self.bucket_start_ms += window_ms;
-        }
-        self.current_hits = self.current_hits.saturating_add(1);
+        let hits = self.hits.add(now_ms, window_ms);
         let already_blocked = self.blocked_until_ms > now_ms;
-        if !already_blocked
-            && self.hits_in_window(now_ms, window_ms) >= f64::from(settings.malicious_threshold)
-        {
+        if !already_blocked && hits >= f64::from(settings.malicious_threshold) {
             self.blocked_until_ms = now_ms + i64::from(settings.malicious_block_seconds) * 1000;
             return true;
         }

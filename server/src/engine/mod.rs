@@ -3,6 +3,7 @@
 //! here and in `intel`, nowhere else.
 
 pub mod clicks;
+pub mod counters;
 pub mod detect_activity;
 pub mod identity;
 pub mod locks;
@@ -10,13 +11,14 @@ pub mod malicious;
 pub mod signing_keys;
 pub mod smart_urls;
 pub mod tenant_lists;
+pub mod verification;
 
 use std::{net::IpAddr, sync::Arc};
 
 use crate::{
     intel::{Intel, IpFacts, ip_lists::canonical, threat_url::UrlFacts, user_agent::UaFacts},
     store::{Store, StoreError},
-    tenancy::{BlockerSettings, TenantId},
+    tenancy::{BlockerSettings, TenantId, TenantSettings},
     time::now_ms,
     webhooks::Webhooks,
 };
@@ -28,6 +30,7 @@ use self::{
     signing_keys::SigningKeys,
     smart_urls::SmartUrls,
     tenant_lists::TenantListStore,
+    verification::{SignedRequest, Verification, Verifier},
 };
 
 /// One visitor to check.
@@ -94,6 +97,8 @@ pub struct Engine {
     pub smart_urls: SmartUrls,
     /// SDK signing keys.
     pub signing_keys: SigningKeys,
+    /// Verification of signed requests: replay and velocity memory.
+    pub verifier: Verifier,
 }
 
 impl Engine {
@@ -105,6 +110,7 @@ impl Engine {
             clicks: ClickEngine::new(store.clone(), intel.clone()),
             smart_urls: SmartUrls::new(store.clone()),
             signing_keys: SigningKeys::new(store.clone()),
+            verifier: Verifier::new(store.clone()),
             webhooks,
             store,
             intel,
@@ -154,6 +160,18 @@ impl Engine {
             crawler: context.crawler,
             decision,
         })
+    }
+
+    /// Verifies a request the client SDK signed for `tenant`, now.
+    pub async fn verify_request(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+        request: &SignedRequest<'_>,
+    ) -> Result<Verification, StoreError> {
+        self.verifier
+            .verify(&self.signing_keys, tenant, settings, request, now_ms())
+            .await
     }
 
     /// A user agent that claims a known crawler is verified only when the IP's hostname belongs

@@ -82,11 +82,18 @@ pub enum Keyspace {
     SmartUrlStats,
     /// SDK signing keys by `tenant id / key id`.
     SigningKeys,
+    /// Nonces of verified tokens (until when they are remembered, ms) by `tenant id / nonce`.
+    VerifyNonces,
+    /// The same nonces by big-endian expiry (ms) and `tenant id / nonce`, so that forgetting the
+    /// expired ones is a range scan.
+    VerifyNonceExpiry,
+    /// Verified requests per device lately by `tenant id / device id`.
+    DeviceVelocity,
 }
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 32] = [
+    pub const ALL: [Keyspace; 35] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -119,6 +126,9 @@ impl Keyspace {
         Keyspace::JsConfirmations,
         Keyspace::SmartUrlStats,
         Keyspace::SigningKeys,
+        Keyspace::VerifyNonces,
+        Keyspace::VerifyNonceExpiry,
+        Keyspace::DeviceVelocity,
     ];
 
     /// The name of the tree on disk; stable, never rename.
@@ -156,6 +166,9 @@ impl Keyspace {
             Keyspace::JsConfirmations => "js_confirmations",
             Keyspace::SmartUrlStats => "smart_url_stats",
             Keyspace::SigningKeys => "signing_keys",
+            Keyspace::VerifyNonces => "verify_nonces",
+            Keyspace::VerifyNonceExpiry => "verify_nonce_expiry",
+            Keyspace::DeviceVelocity => "device_velocity",
         }
     }
 
