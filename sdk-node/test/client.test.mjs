@@ -10,6 +10,8 @@ import {
   GatehouseError,
   InvalidRequestError,
   NotFoundError,
+  PaymentRequiredError,
+  RateLimitedError,
   UnauthorizedError,
   fingerprint,
   sign,
@@ -122,6 +124,32 @@ describe("client against a real server", () => {
     await assert.rejects(gh.identities.getIdentity({ identityId: "idt_000000000000000000000000" }), (error) => {
       assert.ok(error instanceof NotFoundError, String(error));
       assert.equal(error.reason, "NOT_FOUND");
+      return true;
+    });
+  });
+
+  it("turns the tenant's rate limit into RateLimitedError with the seconds to wait", async () => {
+    const limited = await createTenant(server, "node-rate-limited", { rateLimitPerMinute: 2 });
+    const client = await Gatehouse.connect({ endpoint: server.endpoint, apiKey: limited.secretKey });
+    // Two calls a minute pass; a minute boundary in between resets the count once at most.
+    let refused;
+    for (let call = 0; call < 6 && !refused; call += 1) {
+      await client.blocker.checkVisitor({ ip: "203.0.113.7", ua: BROWSER_UA }).catch((error) => {
+        refused = error;
+      });
+    }
+    assert.ok(refused instanceof RateLimitedError, String(refused));
+    assert.equal(refused.reason, "RATE_LIMITED");
+    assert.ok(Number.isInteger(refused.retryAfterSeconds), String(refused.retryAfterSeconds));
+    assert.ok(refused.retryAfterSeconds >= 0 && refused.retryAfterSeconds <= 60, String(refused.retryAfterSeconds));
+  });
+
+  it("turns a tenant whose traffic is off into PaymentRequiredError", async () => {
+    const off = await createTenant(server, "node-traffic-off", { trafficEnabled: false });
+    const client = await Gatehouse.connect({ endpoint: server.endpoint, apiKey: off.secretKey });
+    await assert.rejects(client.blocker.checkVisitor({ ip: "203.0.113.7", ua: BROWSER_UA }), (error) => {
+      assert.ok(error instanceof PaymentRequiredError, String(error));
+      assert.equal(error.reason, "PAYMENT_REQUIRED");
       return true;
     });
   });

@@ -108,10 +108,10 @@ export async function startServer({ env = {}, args = [] } = {}) {
   return { endpoint: `http://127.0.0.1:${grpcPort}`, httpPort, log, stop };
 }
 
-/** Creates a tenant with the admin token; returns its id and keys. */
-export async function createTenant(server, name = "node-sdk-test") {
+/** Creates a tenant (with `settings`, if given) with the admin token; returns its id and keys. */
+export async function createTenant(server, name = "node-sdk-test", settings = undefined) {
   const admin = await Gatehouse.connect({ endpoint: server.endpoint, apiKey: ADMIN_TOKEN });
-  const created = await admin.admin.createTenant({ name });
+  const created = await admin.admin.createTenant({ name, settings });
   return {
     id: created.tenant.tenantId,
     publishableKey: created.publishableKey,
