@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the Node SDK needs, from a fresh machine with Rust and Node.js 18+: npm installs,
-# the addon build (napi) with the types generated from proto/, the declarations type-checked,
-# `npm pack` installed into a clean project and loaded from CommonJS, ESM and TypeScript, then the
-# `node --test` suites of the SDK and of examples/node-express against a real `gatehouse` binary.
+# the addon build (napi) with the types generated from proto/, `npm pack` installed into a clean
+# project and loaded from CommonJS, ESM and TypeScript (tsc checks the packed declarations with
+# test/types, as `npm run typecheck` does in place), then the `node --test` suites of the SDK and
+# of examples/node-express against a real `gatehouse` binary.
 # scripts/check.sh runs it last.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,9 +24,6 @@ step "npm install"
 
 step "build: types and services from proto/, the addon (napi, debug)"
 npm run --silent build:debug
-
-step "type-check the declarations"
-npm run --silent typecheck
 
 step "the gatehouse binary the tests start"
 cargo build -p gatehouse-server --bin gatehouse --locked --quiet
