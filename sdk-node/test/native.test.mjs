@@ -206,8 +206,10 @@ describe("signature", () => {
 
 describe("client surface", () => {
   it("has one method per RPC of the contract, generated from proto/", async () => {
+    // The addon lists the RPCs compiled into sdk-core; the package's table was generated from
+    // proto/ by another route, so the two agree only if the generation missed nothing.
     const rpcs = methods();
-    assert.equal(rpcs.length, 41);
+    assert.ok(rpcs.length >= 41, `${rpcs.length} RPCs`);
     const generated = Object.values(SERVICES).flatMap(({ service, methods: byName }) =>
       Object.values(byName).map((rpc) => `${service}/${rpc}`),
     );
@@ -222,7 +224,7 @@ describe("client surface", () => {
         count += 1;
       }
     }
-    assert.equal(count, 41);
+    assert.equal(count, rpcs.length);
     for (const [property, name] of [
       ["signals", "sendSignal"],
       ["identities", "getIdentityStatus"],
