@@ -12,7 +12,9 @@ use tower::{Layer, Service};
 
 use crate::{
     error::ApiError,
-    tenancy::{KeyHash, KeyKind, RateDecision, RateLimiter, Tenancy, Tenant, TenantId},
+    tenancy::{
+        KeyHash, KeyKind, KeyOwner, RateDecision, RateLimiter, Tenancy, Tenant, TenantId, origins,
+    },
 };
 
 /// Who made a call, as established by the gate; services read it from the request extensions.
@@ -209,7 +211,16 @@ impl Gate {
         }
         let presented = credential(headers)?;
         let is_admin = KeyHash::of(presented).matches(&self.admin_token);
+        let origin = headers
+            .get(http::header::ORIGIN)
+            .map(|origin| origin.to_str().unwrap_or("(not text)"));
         if is_admin {
+            if origin.is_some() {
+                return Err(ApiError::PermissionDenied(
+                    "the admin token must never be used in a browser; call from your server".into(),
+                )
+                .into());
+            }
             return match policy.access {
                 Access::AdminToken | Access::AdminOrSecretKey => Ok(Admission {
                     caller: Some(Caller::Operator),
@@ -248,6 +259,9 @@ impl Gate {
             }
             _ => {}
         }
+        if let Some(origin) = origin {
+            check_browser(&owner, origin)?;
+        }
         let tenant = owner.tenant;
         let rate = policy.metered.then(|| {
             self.limiter
@@ -276,6 +290,27 @@ impl Gate {
             rate,
         })
     }
+}
+
+/// A call from a web page (it has an `Origin`) must use a publishable key from one of its
+/// tenant's allowed origins: secret keys never belong in a browser, and one tenant's key must not
+/// work from another tenant's pages.
+fn check_browser(owner: &KeyOwner, origin: &str) -> Result<(), ApiError> {
+    if owner.kind != KeyKind::Publishable {
+        return Err(ApiError::PermissionDenied(
+            "secret keys (sk_) must never be used in a browser: use the publishable key (pk_) \
+             in web pages and keep the secret key on your server"
+                .into(),
+        ));
+    }
+    if !origins::tenant_allows(&owner.tenant, origin) {
+        return Err(ApiError::PermissionDenied(format!(
+            "origin {origin:?} is not allowed for tenant {}; add it to settings.allowed_origins \
+             with UpdateTenant",
+            owner.tenant.id
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses calls to a service the tenant has switched off. Verify reports this in its own envelope

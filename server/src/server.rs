@@ -140,7 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let (stop_sender, stop) = watch::channel(false);
     let grpc = Server::builder()
         .accept_http1(true)
-        .layer(cors())
+        .layer(cors(tenancy.origins()))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GateLayer::new(gate))
         .add_service(health_service)
@@ -270,9 +270,10 @@ fn spawn_verify_sweep(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// CORS for grpc-web. Calls authenticate with an API key header, never cookies, so no
-/// credentials are allowed; per-tenant origin lists come with the browser SDK.
-fn cors() -> CorsLayer {
+/// CORS for grpc-web. A preflight carries no API key, so it is answered for the origins any tenant
+/// allows; the gate then holds each request to its own tenant's origins and to publishable keys.
+/// Calls authenticate with an API key header, never cookies, so no credentials are allowed.
+fn cors(origins: crate::tenancy::BrowserOrigins) -> CorsLayer {
     const EXPOSED: [&str; 6] = [
         "grpc-status",
         "grpc-message",
@@ -282,10 +283,17 @@ fn cors() -> CorsLayer {
         "x-ratelimit-reset",
     ];
     CorsLayer::new()
-        .allow_origin(tower_http::cors::Any)
+        .allow_origin(tower_http::cors::AllowOrigin::predicate(
+            move |origin: &http::HeaderValue, _request: &http::request::Parts| {
+                origin
+                    .to_str()
+                    .is_ok_and(|origin| origins.allowed_anywhere(origin))
+            },
+        ))
         .allow_methods([http::Method::POST])
         .allow_headers(tower_http::cors::Any)
         .expose_headers(EXPOSED.map(http::HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 fn local_addr(listener: &TcpListener) -> String {

@@ -4,7 +4,7 @@
 use gatehouse_proto::v1::{self as pb, decision_service_client::DecisionServiceClient};
 use tonic::Code;
 
-use crate::harness::{Server, TestTenant, api_key, create_tenant, test_mmdb};
+use crate::harness::{Server, TestTenant, api_key, create_tenant, now_ms, test_mmdb};
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
                       Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -47,16 +47,6 @@ async fn fixture() -> Fixture {
         tenant,
         _lists: lists,
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
 
 /// A server-side event builder.
@@ -594,4 +584,98 @@ async fn browsers_track_with_the_publishable_key_and_their_own_address() {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn tracked_events_read_back_with_their_click_ids_and_measurements() {
+    let fixture = fixture().await;
+    let start = now_ms() - 60_000;
+    let mut view = event(pb::ClickEventType::PageView, "vis_reader", HOME_IP, start);
+    view.gclid = "gclid-abc".into();
+    view.fbclid = "fb-123".into();
+    fixture.track(view).await;
+    let mut click = event(
+        pb::ClickEventType::Click,
+        "vis_reader",
+        HOME_IP,
+        start + 1_000,
+    );
+    click.data.as_mut().unwrap().device_id = "dev_browser".into();
+    fixture.track(click).await;
+    fixture
+        .track(event(
+            pb::ClickEventType::PageView,
+            "vis_other",
+            HOME_IP,
+            start + 2_000,
+        ))
+        .await;
+
+    let list = |visitor: &str, size: i32, token: String, key: String| {
+        let channel = fixture.server.channel();
+        let visitor = visitor.to_string();
+        async move {
+            DecisionServiceClient::new(channel.await)
+                .list_click_events(api_key(
+                    pb::ListClickEventsRequest {
+                        visitor_id: visitor,
+                        page_size: size,
+                        page_token: token,
+                    },
+                    &key,
+                ))
+                .await
+        }
+    };
+    let secret = fixture.tenant.secret_key.clone();
+    let own = list("vis_reader", 0, String::new(), secret.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.events.len(), 2);
+    assert!(own.next_page_token.is_empty());
+    let first = &own.events[0];
+    assert_eq!(first.r#type, pb::ClickEventType::PageView as i32);
+    assert_eq!(first.gclid, "gclid-abc");
+    assert_eq!(first.fbclid, "fb-123");
+    assert_eq!(first.ip, HOME_IP);
+    let data = first.data.as_ref().unwrap();
+    assert_eq!(data.scroll_depth, Some(70));
+    assert_eq!(data.time_on_page_ms, Some(45_000));
+    assert_eq!(
+        own.events[1].data.as_ref().unwrap().device_id,
+        "dev_browser"
+    );
+
+    // The whole tenant, one event a page, in time order.
+    let mut token = String::new();
+    let mut visitors = Vec::new();
+    loop {
+        let page = list("", 1, token, secret.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        visitors.extend(page.events.iter().map(|event| event.visitor_id.clone()));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(visitors, ["vis_reader", "vis_reader", "vis_other"]);
+
+    let bad = list("", 0, "zz".into(), secret.clone()).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("page_token"), "{}", bad.message());
+    // Reading events back is for the server: a publishable key is refused.
+    let browser = list("", 0, String::new(), fixture.tenant.publishable_key.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(browser.code(), Code::PermissionDenied);
+    // Another tenant sees none of them.
+    let other = create_tenant(&fixture.server, "other", None).await;
+    let theirs = list("vis_reader", 0, String::new(), other.secret_key)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.events.is_empty());
 }

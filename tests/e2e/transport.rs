@@ -158,3 +158,128 @@ async fn json_logs_are_one_object_per_line() {
         "the admin token must never be logged"
     );
 }
+
+/// One grpc-web call over HTTP/1.1 as a browser makes it, from `origin`; the raw response.
+async fn browser_call(port: u16, path: &str, key: &str, origin: &str, message: &[u8]) -> String {
+    let mut body = vec![0];
+    body.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(message);
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {origin}\r\n\
+         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nX-Api-Key: {key}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    String::from_utf8_lossy(&raw_http(port, &request).await).into_owned()
+}
+
+async fn preflight(port: u16, origin: &str) -> String {
+    let request = format!(
+        "OPTIONS /gatehouse.v1.DecisionService/TrackEvent HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: content-type,x-api-key,x-grpc-web\r\n\
+         Connection: close\r\n\r\n"
+    );
+    String::from_utf8_lossy(&raw_http(port, request.as_bytes()).await).to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn browsers_reach_publishable_rpcs_only_from_their_tenants_origins() {
+    use prost::Message as _;
+
+    let server = Server::start().await;
+    let port: u16 = server.grpc_url.rsplit(':').next().unwrap().parse().unwrap();
+    let shop = create_tenant(
+        &server,
+        "shop",
+        Some(pb::TenantSettings {
+            allowed_origins: vec!["http://shop.test:8080".into()],
+            ..Default::default()
+        }),
+    )
+    .await;
+    let blog = create_tenant(&server, "blog", None).await;
+
+    // The preflight: an allowed origin is echoed; any other gets no CORS headers at all.
+    let allowed = preflight(port, "http://shop.test:8080").await;
+    assert!(
+        allowed.contains("access-control-allow-origin: http://shop.test:8080"),
+        "{allowed}"
+    );
+    let refused = preflight(port, "http://evil.test").await;
+    assert!(
+        !refused.contains("access-control-allow-origin"),
+        "{refused}"
+    );
+
+    let page_view = pb::TrackEventRequest {
+        r#type: pb::ClickEventType::PageView.into(),
+        url: "http://shop.test:8080/landing?gclid=abc".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let track = "/gatehouse.v1.DecisionService/TrackEvent";
+    let ok = browser_call(
+        port,
+        track,
+        &shop.publishable_key,
+        "http://shop.test:8080",
+        &page_view,
+    )
+    .await;
+    assert!(ok.contains("grpc-status:0"), "{ok}");
+    assert!(
+        ok.to_ascii_lowercase()
+            .contains("access-control-allow-origin: http://shop.test:8080"),
+        "{ok}"
+    );
+
+    // PERMISSION_DENIED (7): another origin, the secret key in a browser, another tenant's key,
+    // and a secret-key RPC with the publishable key.
+    for (key, origin, path) in [
+        (&shop.publishable_key, "http://evil.test", track),
+        (&shop.secret_key, "http://shop.test:8080", track),
+        (&blog.publishable_key, "http://shop.test:8080", track),
+        (
+            &shop.publishable_key,
+            "http://shop.test:8080",
+            "/gatehouse.v1.DecisionService/GetStats",
+        ),
+        (
+            &ADMIN_TOKEN.to_string(),
+            "http://shop.test:8080",
+            "/gatehouse.v1.AdminService/ListTenants",
+        ),
+    ] {
+        let answer = browser_call(port, path, key, origin, &[]).await;
+        assert!(
+            answer.contains("grpc-status: 7") || answer.contains("grpc-status:7"),
+            "{key:.3} from {origin} to {path}: {answer}"
+        );
+    }
+
+    // Origins change with the tenant's settings, at once.
+    server
+        .admin()
+        .await
+        .update_tenant(bearer(
+            pb::UpdateTenantRequest {
+                tenant_id: shop.id.clone(),
+                name: None,
+                settings: Some(pb::TenantSettings {
+                    allowed_origins: vec!["https://shop.example".into()],
+                    replace_allowed_origins: true,
+                    ..Default::default()
+                }),
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .unwrap();
+    let moved = preflight(port, "http://shop.test:8080").await;
+    assert!(!moved.contains("access-control-allow-origin"), "{moved}");
+    let new = preflight(port, "https://shop.example").await;
+    assert!(new.contains("access-control-allow-origin"), "{new}");
+}

@@ -223,7 +223,7 @@ mod tests {
             assert!(find_method(expected).is_ok());
             assert!(find_method(&format!("/gatehouse.v1.{expected}")).is_ok());
         }
-        assert_eq!(methods.len(), 41, "one per rpc in proto/");
+        assert_eq!(methods.len(), 42, "one per rpc in proto/");
     }
 
     #[test]

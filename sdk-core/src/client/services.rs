@@ -96,6 +96,8 @@ service_api!(
         get_blocklist => "GetBlocklist" (GetBlocklistRequest) -> GetBlocklistResponse;
         /// Fraud statistics for a time range (secret key).
         get_stats => "GetStats" (GetStatsRequest) -> GetStatsResponse;
+        /// Lists tracked events, oldest first, of one visitor or of the whole tenant (secret key).
+        list_click_events => "ListClickEvents" (ListClickEventsRequest) -> ListClickEventsResponse;
     }
 );
 

@@ -6,14 +6,14 @@ use gatehouse_proto::v1::{self as pb, decision_service_server::DecisionService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{bounded_text, reply},
+    api::{bounded_text, page_size, reply},
     auth::Caller,
     engine::{
         Engine,
         clicks::{
             Action, ClickDecision, TrackInput,
             blocklist::{BlocklistFormat, render},
-            records::{ClickKind, Label},
+            records::{ClickEvent, ClickKind, Label},
         },
     },
     error::ApiError,
@@ -152,6 +152,38 @@ fn label_to_pb(label: Label) -> pb::DecisionLabel {
     }
 }
 
+fn click_event_to_pb(event: &ClickEvent) -> pb::ClickEvent {
+    let click_id = |name: &str| event.click_ids.get(name).cloned().unwrap_or_default();
+    pb::ClickEvent {
+        event_id: event.event_id.clone(),
+        visitor_id: event.visitor_id.clone(),
+        r#type: match event.kind {
+            ClickKind::PageView => pb::ClickEventType::PageView,
+            ClickKind::Click => pb::ClickEventType::Click,
+            ClickKind::Conversion => pb::ClickEventType::Conversion,
+        }
+        .into(),
+        url: event.url.clone(),
+        referrer: event.referrer.clone(),
+        gclid: click_id("gclid"),
+        gbraid: click_id("gbraid"),
+        wbraid: click_id("wbraid"),
+        msclkid: click_id("msclkid"),
+        fbclid: click_id("fbclid"),
+        data: Some(pb::ClickEventData {
+            user_agent: event.user_agent.clone(),
+            scroll_depth: event.scroll_depth,
+            time_on_page_ms: event.time_on_page_ms,
+            honeypot_hit: event.honeypot_hit,
+            js_enabled: event.js_enabled,
+            timezone: event.timezone.clone(),
+            device_id: event.device_id.clone(),
+        }),
+        ip: event.ip.clone(),
+        time_ms: event.time_ms,
+    }
+}
+
 fn decision_to_pb(decision: &ClickDecision) -> pb::GetDecisionResponse {
     pb::GetDecisionResponse {
         visitor_id: decision.visitor_id.clone(),
@@ -179,6 +211,30 @@ fn decision_to_pb(decision: &ClickDecision) -> pb::GetDecisionResponse {
 
 #[tonic::async_trait]
 impl DecisionService for DecisionApi {
+    async fn list_click_events(
+        &self,
+        request: Request<pb::ListClickEventsRequest>,
+    ) -> Result<Response<pb::ListClickEventsResponse>, Status> {
+        let tenant = Caller::of(&request)?.tenant()?.id.clone();
+        let request = request.into_inner();
+        let outcome = (|| {
+            let size = page_size(request.page_size, "page_size")?;
+            let visitor_id = request.visitor_id.trim();
+            bounded_text(visitor_id, "visitor_id", MAX_ID_BYTES)?;
+            let (events, next_page_token) = self.engine.clicks.list_events(
+                &tenant,
+                (!visitor_id.is_empty()).then_some(visitor_id),
+                size,
+                request.page_token.trim(),
+            )?;
+            Ok(pb::ListClickEventsResponse {
+                events: events.iter().map(click_event_to_pb).collect(),
+                next_page_token,
+            })
+        })();
+        reply(outcome)
+    }
+
     async fn track_event(
         &self,
         request: Request<pb::TrackEventRequest>,

@@ -1,6 +1,7 @@
 //! Tenants (a.k.a. properties), their API keys and settings, and per-tenant rate limits.
 
 mod keys;
+pub mod origins;
 mod rate_limit;
 mod settings;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyHash, KeyKind, generate_admin_token, random_hex as random_token};
+pub use origins::BrowserOrigins;
 pub use rate_limit::{RateDecision, RateLimiter};
 pub use settings::*;
 
@@ -120,12 +122,46 @@ pub const MAX_TENANT_NAME_CHARS: usize = 100;
 #[derive(Clone)]
 pub struct Tenancy {
     store: Arc<dyn Store>,
+    origins: BrowserOrigins,
+    /// One rebuild of the origins at a time, so the last one always reads the latest tenants.
+    origins_rebuild: Arc<std::sync::Mutex<()>>,
 }
 
 impl Tenancy {
-    /// Tenancy over `store`.
+    /// Tenancy over `store`, with the browser origins of the stored tenants loaded.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let tenancy = Self {
+            store,
+            origins: BrowserOrigins::default(),
+            origins_rebuild: Arc::default(),
+        };
+        if let Err(error) = tenancy.reload_origins() {
+            tracing::error!(%error, "cannot read the tenants' browser origins; browsers are refused");
+        }
+        tenancy
+    }
+
+    /// The browser origins any tenant allows (for the CORS layer).
+    pub fn origins(&self) -> BrowserOrigins {
+        self.origins.clone()
+    }
+
+    /// Rebuilds the browser origins from the stored tenants.
+    fn reload_origins(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self
+            .origins_rebuild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut tenants = Vec::new();
+        let mut after: Option<TenantId> = None;
+        loop {
+            let page = self.list_tenants(after.as_ref(), 500)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            tenants.extend(page);
+        }
+        self.origins.rebuild(&tenants);
+        Ok(())
     }
 
     /// Checks a tenant name: 1-100 characters after trimming, no control characters.
@@ -177,6 +213,9 @@ impl Tenancy {
         }
         self.store.apply(batch)?;
         self.store.durable().await?;
+        if !tenant.settings.allowed_origins.is_empty() {
+            self.reload_origins()?;
+        }
         Ok((tenant, publishable, secret))
     }
 
@@ -222,6 +261,7 @@ impl Tenancy {
         );
         self.store.apply(batch)?;
         self.store.durable().await?;
+        self.reload_origins()?;
         Ok(())
     }
 

@@ -601,6 +601,57 @@ impl ClickEngine {
         Ok(stats)
     }
 
+    /// A page of events, oldest first: of `visitor_id` when given, else of the whole tenant.
+    /// The page token is the position after the last event returned, relative to the tenant, so
+    /// a token can never reach another tenant's events.
+    pub fn list_events(
+        &self,
+        tenant: &TenantId,
+        visitor_id: Option<&str>,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<ClickEvent>, String), ApiError> {
+        let after = hex::decode(page_token).map_err(|_| {
+            ApiError::invalid(
+                "page_token",
+                "is not a token this call returned; pass next_page_token as is",
+            )
+        })?;
+        // Per visitor, events sit under `tenant/visitor/`; for the tenant, the time index leads.
+        let (space, prefix) = match visitor_id {
+            Some(visitor) => {
+                let mut prefix = key(tenant, visitor);
+                prefix.push(b'/');
+                (Keyspace::ClickEvents, prefix)
+            }
+            None => (Keyspace::ClickEventTimes, tenant_prefix(tenant.as_str())),
+        };
+        let start_after = (!after.is_empty()).then(|| [prefix.as_slice(), &after].concat());
+        let entries =
+            self.store
+                .scan_prefix(space, &prefix, start_after.as_deref(), page_size + 1)?;
+        let more = entries.len() > page_size;
+        let mut events = Vec::with_capacity(page_size.min(entries.len()));
+        let mut last_key = Vec::new();
+        for (entry_key, value) in entries.into_iter().take(page_size) {
+            let event = match space {
+                Keyspace::ClickEventTimes => self.read(Keyspace::ClickEvents, &value)?,
+                _ => Some(decode(Keyspace::ClickEvents, &value)?),
+            };
+            // An index entry whose event retention just removed is skipped, not an error.
+            if let Some(event) = event {
+                events.push(event);
+            }
+            last_key = entry_key;
+        }
+        let next = if more {
+            hex::encode(&last_key[prefix.len()..])
+        } else {
+            String::new()
+        };
+        Ok((events, next))
+    }
+
     /// Removes events that happened before `before_ms`; returns how many.
     pub fn purge_events_before(
         &self,
