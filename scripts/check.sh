@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one local entry point that mirrors CI: installs what the checks need, then runs proto lint,
-# fmt, clippy, docs and every test. `.ci/run` runs exactly this.
+# fmt, clippy, docs and every test, then the Node SDK's. `.ci/run` runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +50,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Node SDK: npm installs, napi build, npm pack install check, node --test (sdk-node/test.sh)"
+bash sdk-node/test.sh
+
+step "web SDK (sdk-web/test.sh: WebAssembly core, grpc-web client, bundles, Chromium end to end)"
+bash sdk-web/test.sh
 
 step "Python SDK (sdk-python/test.sh: wheel built with maturin, installed into a fresh venv, pytest)"
 bash sdk-python/test.sh -q

@@ -345,7 +345,10 @@ pub enum SignatureError {
 }
 
 /// Signs `request` with `key` at `timestamp_ms` with `nonce`: the result depends
-/// on these inputs only (used for test vectors). Use [`sign_now`] in production.
+/// on these inputs only (used for test vectors). Use `sign_now` in production; on
+/// `wasm32-unknown-unknown`, which has neither a system clock nor an OS random source, the
+/// caller passes the time and a random nonce from the host (`Date.now()`,
+/// `crypto.getRandomValues`) to this function instead.
 pub fn sign(
     key: &SigningKey,
     request: &SignRequest<'_>,
@@ -382,6 +385,10 @@ pub fn sign(
 }
 
 /// Signs `request` with the current system time and a random nonce.
+///
+/// Not on `wasm32-unknown-unknown`: `std::time::SystemTime::now` panics there and there is no OS
+/// random source; call [`sign`] with the host's time and randomness.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn sign_now(key: &SigningKey, request: &SignRequest<'_>) -> Result<String, SignatureError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

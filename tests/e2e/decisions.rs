@@ -4,7 +4,7 @@
 use gatehouse_proto::v1::{self as pb, decision_service_client::DecisionServiceClient};
 use tonic::Code;
 
-use crate::harness::{Server, TestTenant, api_key, create_tenant, test_mmdb};
+use crate::harness::{Server, TestTenant, api_key, create_tenant, now_ms, test_mmdb};
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
                       Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -47,16 +47,6 @@ async fn fixture() -> Fixture {
         tenant,
         _lists: lists,
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
 
 /// A server-side event builder.

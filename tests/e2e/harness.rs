@@ -327,3 +327,14 @@ pub fn test_mmdb(name: &str) -> PathBuf {
     );
     path
 }
+
+/// The wall clock in Unix milliseconds, as the server reads it.
+pub fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}

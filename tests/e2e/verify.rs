@@ -8,7 +8,7 @@ use gatehouse_sdk_core::{
     signature::{self, EnvFlags, SignRequest, SigningKey},
 };
 
-use crate::harness::{ADMIN_TOKEN, Server, TestTenant, create_tenant};
+use crate::harness::{ADMIN_TOKEN, Server, TestTenant, create_tenant, now_ms};
 
 const PATH: &str = "/goods/getValue";
 const QUERY: &str = "sku=42&lang=en";
@@ -373,14 +373,4 @@ async fn switched_off_tenants_and_wrong_partners_answer_in_the_envelope() {
         .await
         .unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }), "{error}");
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
