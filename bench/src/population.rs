@@ -72,7 +72,7 @@ pub fn visitor_id(n: u64) -> String {
 
 /// The device id of device `n`.
 pub fn device_id(seed: u64, n: u64) -> String {
-    format!("dev_{:016x}", mix(seed ^ 0xde71_ce, n))
+    format!("dev_{:016x}", mix(seed ^ 0x00de_71ce, n))
 }
 
 /// Where requests come from: mostly residential addresses (random public IPv4, some IPv6), and
