@@ -4,7 +4,7 @@
 //! by `ClickEngine::decide` — the calls the gRPC services make, with the same enrichment, rules,
 //! locks and atomic batches. Two things are skipped: the network hop, and the wait for each
 //! write to reach the disk — a bulk load has no client waiting for an acknowledgement, so the
-//! store is flushed once at the end instead (see [`BulkLoad`]). That is what makes 1 000 000
+//! store is flushed once at the end instead (see `BulkLoad`). That is what makes 1 000 000
 //! events take a couple of minutes rather than most of an hour, and keeps sled's log compact.
 //!
 //! The server must not be running on the data dir (sled holds a lock on it).
