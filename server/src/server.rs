@@ -3,6 +3,7 @@
 
 use std::{io::Write, path::Path, sync::Arc};
 
+use axum::serve::ListenerExt;
 use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
     decision_service_server::DecisionServiceServer, identity_service_server::IdentityServiceServer,
@@ -10,8 +11,7 @@ use gatehouse_proto::v1::{
     verify_service_server::VerifyServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Server, server::TcpIncoming};
 use tower_http::cors::CorsLayer;
 
 use crate::{
@@ -159,17 +159,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         )))
         .add_service(IdentityServiceServer::new(IdentityApi::new(engine.clone())))
         .add_service(VerifyServiceServer::new(VerifyApi::new(engine.clone())))
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(grpc_listener),
-            wait_for_stop(stop.clone()),
-        );
+        .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), wait_for_stop(stop.clone()));
     let http_state = crate::http::HttpState {
         engine,
         tenancy: tenancy_for_http,
         public_url,
     };
     let http = axum::serve(
-        http_listener,
+        http_listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+            }
+        }),
         crate::http::router(http_state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
@@ -296,6 +297,13 @@ fn cors(origins: crate::tenancy::BrowserOrigins) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// The accepted gRPC connections, with TCP_NODELAY: replies go out at once. Without it, Nagle's
+/// algorithm holds a reply's last frames until the client's delayed ACK (up to 40 ms on Linux),
+/// and tonic sets it only on listeners it binds itself.
+fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 fn local_addr(listener: &TcpListener) -> String {
     listener
         .local_addr()
@@ -375,4 +383,21 @@ fn write_private_file(path: &Path, contents: &str) -> Result<(), ServeError> {
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io_error(format!("cannot write {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_grpc_connections_have_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut incoming = grpc_incoming(listener);
+        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let accepted = incoming.next().await.unwrap().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
 }
