@@ -15,7 +15,10 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends maven default-jdk-headless >/dev/null
 fi
-mvn -v | head -n 1
+# Read the whole version text before cutting it: `mvn -v | head -n 1` closes the pipe early, and
+# Maven's console then fails with a broken pipe, which pipefail turns into a failed run.
+maven_version=$(mvn -B -v 2>&1)
+printf '%s\n' "${maven_version%%$'\n'*}"
 
 step "bindings (scripts/gen-bindings.sh kotlin)"
 bash ../scripts/gen-bindings.sh kotlin
