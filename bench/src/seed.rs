@@ -53,6 +53,16 @@ impl Store for BulkLoad {
         self.0.scan_prefix(space, prefix, start_after, limit)
     }
 
+    fn scan_range(
+        &self,
+        space: Keyspace,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.0.scan_range(space, start, end, limit)
+    }
+
     fn scan_prefix_last(
         &self,
         space: Keyspace,

@@ -42,6 +42,7 @@ pub const ENV_KEYS: &[&str] = &[
     "webhooks_max_backoff_ms",
     "webhooks_retry_hours",
     "public_url",
+    "store_cache_mb",
 ];
 
 /// How often the IP list folder is checked for changes, in seconds.
@@ -118,6 +119,9 @@ pub struct Config {
     /// `http://<http_listen>` when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// The store's page cache, in MiB. Larger keeps more of the data set in memory (fewer reads
+    /// from disk on the read path) at the cost of resident memory.
+    pub store_cache_mb: u64,
 }
 
 impl Default for Config {
@@ -145,6 +149,7 @@ impl Default for Config {
             webhooks_max_backoff_ms: duration_ms(crate::webhooks::DEFAULT_MAX_BACKOFF),
             webhooks_retry_hours: crate::webhooks::DEFAULT_RETRY_FOR.as_secs() / 3600,
             public_url: None,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

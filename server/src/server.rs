@@ -67,7 +67,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "cannot create the data dir {}",
         config.data_dir.display()
     )))?;
-    let store = SledStore::open(&config.data_dir)?;
+    let store = SledStore::open_with_cache(&config.data_dir, config.store_cache_mb)?;
     let admin_token = resolve_admin_token(&config)?;
     let shared_store: Arc<dyn Store> = Arc::new(store.clone());
     let tenancy = Tenancy::new(shared_store.clone());
@@ -204,10 +204,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 /// How often old click events are removed.
 pub const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long after start-up retention first runs.
+pub const RETENTION_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Removes click events older than each tenant's retention, hourly, off the request path.
 fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(RETENTION_INTERVAL);
+        // Not at once: a restart serves its first requests before it reads through old records.
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + RETENTION_FIRST_DELAY,
+            RETENTION_INTERVAL,
+        );
         loop {
             ticker.tick().await;
             let mut after: Option<crate::tenancy::TenantId> = None;

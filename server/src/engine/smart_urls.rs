@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     engine::{Engine, VisitorQuery, VisitorVerdict},
     error::ApiError,
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{
+        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
+        tenant_prefix,
+    },
     tenancy::{BlockerSettings, TenantId, TenantSettings},
     time::{day_label, day_number, now_ms},
 };
@@ -390,17 +393,10 @@ impl SmartUrls {
             outcome.to_string(),
             format!("reason:{}", verdict.decision.activity.label()),
         ] {
-            let counter = counter_key(tenant, keyname, day, &name);
-            let value = self
-                .store
-                .get(Keyspace::SmartUrlStats, &counter)?
-                .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-                .map(i64::from_be_bytes)
-                .unwrap_or_default();
-            batch.put(
+            batch.add(
                 Keyspace::SmartUrlStats,
-                counter,
-                (value + 1).to_be_bytes().to_vec(),
+                counter_key(tenant, keyname, day, &name),
+                1,
             );
         }
         // Counts are statistics: a crash may lose the last few, never a link or a confirmation.
@@ -429,9 +425,7 @@ impl SmartUrls {
                     .scan_prefix(Keyspace::SmartUrlStats, &prefix, None, usize::MAX)?
             {
                 let name = String::from_utf8_lossy(&counter[prefix.len()..]).into_owned();
-                let value = <[u8; 8]>::try_from(value.as_slice())
-                    .map(i64::from_be_bytes)
-                    .unwrap_or_default();
+                let value = decode_counter(&value);
                 match name.as_str() {
                     "allowed" => figures.allowed = value,
                     "blocked" => figures.blocked = value,

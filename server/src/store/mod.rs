@@ -12,6 +12,10 @@ use std::{future::Future, pin::Pin};
 
 pub use sled_store::SledStore;
 
+/// The default size of the store's page cache, in MiB (`store_cache_mb`). sled's own default is
+/// 1 GiB; see the README's Benchmarks section for what this costs in read latency.
+pub const DEFAULT_CACHE_MB: u64 = 1024;
+
 /// The kinds of records Gatehouse keeps; one sled tree each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Keyspace {
@@ -236,6 +240,40 @@ pub enum WriteOp {
         /// The key.
         key: Vec<u8>,
     },
+    /// Add `delta` to the counter at `key` (a missing counter is zero). The read and the write
+    /// happen inside the batch, so concurrent additions never lose one another and callers need
+    /// no lock of their own.
+    Add {
+        /// Where.
+        space: Keyspace,
+        /// The key.
+        key: Vec<u8>,
+        /// How much to add (negative to subtract).
+        delta: i64,
+    },
+}
+
+impl WriteOp {
+    /// The keyspace the write goes to.
+    pub fn space(&self) -> Keyspace {
+        match self {
+            WriteOp::Put { space, .. }
+            | WriteOp::Delete { space, .. }
+            | WriteOp::Add { space, .. } => *space,
+        }
+    }
+}
+
+/// Encodes a counter value (big-endian, so it is also readable by tools that sort bytes).
+pub fn encode_counter(value: i64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+/// Decodes a counter value; anything that is not 8 bytes counts as zero.
+pub fn decode_counter(bytes: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(bytes)
+        .map(i64::from_be_bytes)
+        .unwrap_or_default()
 }
 
 /// Writes applied all together or not at all.
@@ -264,6 +302,15 @@ impl WriteBatch {
         self.ops.push(WriteOp::Delete {
             space,
             key: key.into(),
+        });
+    }
+
+    /// Adds an addition to a counter (see [`WriteOp::Add`]).
+    pub fn add(&mut self, space: Keyspace, key: impl Into<Vec<u8>>, delta: i64) {
+        self.ops.push(WriteOp::Add {
+            space,
+            key: key.into(),
+            delta,
         });
     }
 
@@ -298,6 +345,17 @@ pub trait Store: Send + Sync + 'static {
         space: Keyspace,
         prefix: &[u8],
         start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// Reads up to `limit` entries with `start <= key < end`, in key order: one pass over a
+    /// run of adjacent records (a tenant's day counters over a date range) instead of a scan
+    /// per sub-prefix.
+    fn scan_range(
+        &self,
+        space: Keyspace,
+        start: &[u8],
+        end: &[u8],
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError>;
 

@@ -1,5 +1,6 @@
 //! Tenants (a.k.a. properties), their API keys and settings, and per-tenant rate limits.
 
+mod key_cache;
 mod keys;
 pub mod origins;
 mod rate_limit;
@@ -125,6 +126,8 @@ pub struct Tenancy {
     origins: BrowserOrigins,
     /// One rebuild of the origins at a time, so the last one always reads the latest tenants.
     origins_rebuild: Arc<std::sync::Mutex<()>>,
+    /// Owners of authenticated keys; emptied by every write below.
+    keys: Arc<key_cache::KeyCache>,
 }
 
 impl Tenancy {
@@ -134,6 +137,7 @@ impl Tenancy {
             store,
             origins: BrowserOrigins::default(),
             origins_rebuild: Arc::default(),
+            keys: Arc::default(),
         };
         if let Err(error) = tenancy.reload_origins() {
             tracing::error!(%error, "cannot read the tenants' browser origins; browsers are refused");
@@ -212,6 +216,7 @@ impl Tenancy {
             put_key(&mut batch, &issued.record)?;
         }
         self.store.apply(batch)?;
+        self.keys.forget_all();
         self.store.durable().await?;
         if !tenant.settings.allowed_origins.is_empty() {
             self.reload_origins()?;
@@ -260,6 +265,7 @@ impl Tenancy {
             encode(tenant)?,
         );
         self.store.apply(batch)?;
+        self.keys.forget_all();
         self.store.durable().await?;
         self.reload_origins()?;
         Ok(())
@@ -289,6 +295,7 @@ impl Tenancy {
         }
         put_key(&mut batch, &issued.record)?;
         self.store.apply(batch)?;
+        self.keys.forget_all();
         self.store.durable().await?;
         Ok((issued, revoked))
     }
@@ -317,6 +324,7 @@ impl Tenancy {
             let mut batch = WriteBatch::new();
             put_key(&mut batch, &record)?;
             self.store.apply(batch)?;
+            self.keys.forget_all();
             self.store.durable().await?;
         }
         Ok(record)
@@ -339,6 +347,10 @@ impl Tenancy {
     /// Finds who a presented API key belongs to; `None` for unknown or revoked keys.
     pub fn authenticate(&self, presented: &str) -> Result<Option<KeyOwner>, StoreError> {
         let hash = KeyHash::of(presented);
+        if let Some(owner) = self.keys.get(&hash.0) {
+            return Ok(Some(owner));
+        }
+        let generation = self.keys.generation();
         let Some(location) = self.store.get(Keyspace::ApiKeyHashes, &hash.0)? else {
             return Ok(None);
         };
@@ -358,10 +370,14 @@ impl Tenancy {
         if !stored.matches(&hash) || record.revoked_ms.is_some() {
             return Ok(None);
         }
-        Ok(self.get_tenant(&record.tenant_id)?.map(|tenant| KeyOwner {
+        let owner = self.get_tenant(&record.tenant_id)?.map(|tenant| KeyOwner {
             tenant,
             kind: record.kind,
-        }))
+        });
+        if let Some(owner) = &owner {
+            self.keys.remember(generation, hash.0, owner.clone());
+        }
+        Ok(owner)
     }
 }
 
@@ -426,6 +442,23 @@ mod tests {
             .await
             .unwrap();
         assert!(tenancy.authenticate(&secret.key).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn changed_settings_reach_the_next_request() {
+        let (_dir, tenancy) = tenancy().await;
+        let (mut tenant, _, secret) = tenancy
+            .create_tenant("shop".into(), TenantSettings::default())
+            .await
+            .unwrap();
+        let before = tenancy.authenticate(&secret.key).unwrap().unwrap();
+        tenant.settings.rate_limit_per_minute = before.tenant.settings.rate_limit_per_minute + 7;
+        tenancy.save_tenant(&tenant).await.unwrap();
+        let after = tenancy.authenticate(&secret.key).unwrap().unwrap();
+        assert_eq!(
+            after.tenant.settings.rate_limit_per_minute, tenant.settings.rate_limit_per_minute,
+            "the remembered owner was forgotten when the tenant changed"
+        );
     }
 
     #[tokio::test]

@@ -17,7 +17,10 @@ use crate::{
     engine::locks::Stripes,
     error::ApiError,
     intel::Intel,
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{
+        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
+        tenant_prefix,
+    },
     tenancy::{ClickRuleSettings, TenantId},
     time::{day_label, day_number},
 };
@@ -186,31 +189,6 @@ impl ClickEngine {
             .transpose()
     }
 
-    fn counter(&self, key: &[u8]) -> Result<i64, StoreError> {
-        Ok(self
-            .store
-            .get(Keyspace::ClickStats, key)?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map(i64::from_be_bytes)
-            .unwrap_or_default())
-    }
-
-    fn add_counter(
-        &self,
-        batch: &mut WriteBatch,
-        pending: &mut BTreeMap<Vec<u8>, i64>,
-        key: Vec<u8>,
-        delta: i64,
-    ) -> Result<(), StoreError> {
-        let value = match pending.get(&key) {
-            Some(value) => *value,
-            None => self.counter(&key)?,
-        } + delta;
-        pending.insert(key.clone(), value);
-        batch.put(Keyspace::ClickStats, key, value.to_be_bytes().to_vec());
-        Ok(())
-    }
-
     /// Records one event, durably; returns its id and the visitor id (assigned when absent).
     pub async fn track_event(
         &self,
@@ -229,10 +207,9 @@ impl ClickEngine {
             .map(|(name, value)| format!("{name}:{value}"))
             .collect();
         let ip_key = ip.clone().map(|ip| format!("ip:{ip}"));
-        let counter_lock = format!("day:{day}");
+        // The day counters need no lock: the batch adds to them atomically.
         let mut lock_keys: Vec<&str> = click_id_keys.iter().map(String::as_str).collect();
         lock_keys.extend(ip_key.as_deref());
-        lock_keys.push(&counter_lock);
         let guards = self.locks.lock_many(tenant, &lock_keys).await;
 
         let event = ClickEvent {
@@ -290,13 +267,7 @@ impl ClickEngine {
             record.clicks.drain(..excess);
             batch.put(Keyspace::IpClicks, ip_key, encode(&record)?);
         }
-        let mut pending = BTreeMap::new();
-        self.add_counter(
-            &mut batch,
-            &mut pending,
-            counter_key(tenant, day, "events"),
-            1,
-        )?;
+        batch.add(Keyspace::ClickStats, counter_key(tenant, day, "events"), 1);
         self.store.apply(batch)?;
         drop(guards);
         self.store.durable().await?;
@@ -416,73 +387,46 @@ impl ClickEngine {
         last_event_ms: i64,
     ) -> Result<(), StoreError> {
         let day = day_number(last_event_ms);
-        let counter_lock = format!("day:{day}");
+        // The day counters need no lock: the batch adds to them atomically.
         let visitor_lock = format!("visitor:{}", decision.visitor_id);
         let ip_lock = format!("ip:{}", decision.ip);
         let guards = self
             .locks
-            .lock_many(tenant, &[&counter_lock, &visitor_lock, &ip_lock])
+            .lock_many(tenant, &[&visitor_lock, &ip_lock])
             .await;
         let mut batch = WriteBatch::new();
-        let mut pending = BTreeMap::new();
         let decision_key = key(tenant, &decision.visitor_id);
         let previous: Option<DecisionRecord> =
             self.read(Keyspace::ClickDecisions, &decision_key)?;
-        let rules: Vec<String> = decision
-            .reasons
-            .iter()
-            .map(|reason| reason.rule.to_string())
-            .collect();
+        let record = DecisionRecord {
+            day: u32::try_from(day).unwrap_or_default(),
+            label: decision.label,
+            rules: decision
+                .reasons
+                .iter()
+                .map(|reason| reason.rule.to_string())
+                .collect(),
+        };
         match &previous {
-            Some(previous) if i64::from(previous.day) == day => {
+            // Asked again and nothing changed: the counters and the record already say this, so
+            // a repeated GetDecision stays a read.
+            Some(previous) if *previous == record => {}
+            Some(previous) if previous.day == record.day => {
                 // Already counted today: move the count to the new label and rules.
-                self.add_counter(
-                    &mut batch,
-                    &mut pending,
-                    counter_key(tenant, day, previous.label.name()),
-                    -1,
-                )?;
-                for rule in &previous.rules {
-                    self.add_counter(
-                        &mut batch,
-                        &mut pending,
-                        counter_key(tenant, day, &format!("rule:{rule}")),
-                        -1,
-                    )?;
-                }
+                self.count_decision(&mut batch, tenant, day, previous, -1);
+                self.count_decision(&mut batch, tenant, day, &record, 1);
+                batch.put(Keyspace::ClickDecisions, decision_key, encode(&record)?);
             }
             _ => {
-                self.add_counter(
-                    &mut batch,
-                    &mut pending,
+                batch.add(
+                    Keyspace::ClickStats,
                     counter_key(tenant, day, "decisions"),
                     1,
-                )?;
+                );
+                self.count_decision(&mut batch, tenant, day, &record, 1);
+                batch.put(Keyspace::ClickDecisions, decision_key, encode(&record)?);
             }
         }
-        self.add_counter(
-            &mut batch,
-            &mut pending,
-            counter_key(tenant, day, decision.label.name()),
-            1,
-        )?;
-        for rule in &rules {
-            self.add_counter(
-                &mut batch,
-                &mut pending,
-                counter_key(tenant, day, &format!("rule:{rule}")),
-                1,
-            )?;
-        }
-        batch.put(
-            Keyspace::ClickDecisions,
-            decision_key,
-            encode(&DecisionRecord {
-                day: u32::try_from(day).unwrap_or_default(),
-                label: decision.label,
-                rules,
-            })?,
-        );
         if decision.label != Label::Clean && !decision.ip.is_empty() {
             let block_key = key(tenant, &decision.ip);
             let existing: Option<BlocklistRecord> =
@@ -493,7 +437,7 @@ impl ClickEngine {
                 .map(|reason| reason.details.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let record = match existing {
+            let record = match existing.clone() {
                 Some(mut record) => {
                     record.last_seen_ms = record.last_seen_ms.max(last_event_ms);
                     if decision.score >= record.score {
@@ -511,12 +455,38 @@ impl ClickEngine {
                     reason,
                 },
             };
-            batch.put(Keyspace::ClickBlocklist, block_key, encode(&record)?);
+            // Nothing new to say about this IP: no write.
+            if existing.as_ref() != Some(&record) {
+                batch.put(Keyspace::ClickBlocklist, block_key, encode(&record)?);
+            }
         }
         self.store.apply(batch)?;
         drop(guards);
         // Derived data, recomputed by the next decision: no need to wait for the disk.
         Ok(())
+    }
+
+    /// Adds `sign` to the counters of `record`'s label and rules on `day`.
+    fn count_decision(
+        &self,
+        batch: &mut WriteBatch,
+        tenant: &TenantId,
+        day: i64,
+        record: &DecisionRecord,
+        sign: i64,
+    ) {
+        batch.add(
+            Keyspace::ClickStats,
+            counter_key(tenant, day, record.label.name()),
+            sign,
+        );
+        for rule in &record.rules {
+            batch.add(
+                Keyspace::ClickStats,
+                counter_key(tenant, day, &format!("rule:{rule}")),
+                sign,
+            );
+        }
     }
 
     /// The IPs to exclude: decided FRAUD (and SUSPICIOUS when asked) and seen within `days`.
@@ -565,20 +535,27 @@ impl ClickEngine {
         let last = day_number(as_of_ms);
         let mut stats = RangeStats::default();
         let mut rules: BTreeMap<String, i64> = BTreeMap::new();
-        for day in (last - days + 1)..=last {
+        let first = last - days + 1;
+        // One pass over the whole range: day keys sort by day within the tenant.
+        let counters = self.store.scan_range(
+            Keyspace::ClickStats,
+            &day_key(tenant, first),
+            &day_key(tenant, last + 1),
+            usize::MAX,
+        )?;
+        let prefix_len = day_key(tenant, first).len();
+        let mut counters = counters.into_iter().peekable();
+        for day in first..=last {
             let prefix = day_key(tenant, day);
             let mut figures = DayStats {
                 day: day_label(day),
                 ..DayStats::default()
             };
-            for (counter, value) in
-                self.store
-                    .scan_prefix(Keyspace::ClickStats, &prefix, None, usize::MAX)?
+            while let Some((counter, value)) =
+                counters.next_if(|(counter, _)| counter.starts_with(&prefix))
             {
-                let name = String::from_utf8_lossy(&counter[prefix.len() + 1..]).into_owned();
-                let value = <[u8; 8]>::try_from(value.as_slice())
-                    .map(i64::from_be_bytes)
-                    .unwrap_or_default();
+                let name = String::from_utf8_lossy(&counter[prefix_len + 1..]).into_owned();
+                let value = decode_counter(&value);
                 match name.as_str() {
                     "events" => figures.events = value,
                     "decisions" => figures.decisions = value,

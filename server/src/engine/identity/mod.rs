@@ -31,6 +31,8 @@ use self::{
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3_600_000;
 /// How many user ids one identity links (more are refused by the index, not stored here).
 pub const MAX_USER_IDS: usize = 20;
+/// How many records retention reads and removes per write batch.
+const PURGE_PAGE: usize = 500;
 /// How many carriers one identity keeps.
 pub const MAX_CARRIERS: usize = 10;
 /// How long an approval stays answerable unless asked otherwise.
@@ -888,7 +890,7 @@ impl IdentityEngine {
         loop {
             let oldest = self
                 .store
-                .scan_prefix_last(Keyspace::Signals, &prefix, 500)?;
+                .scan_prefix_last(Keyspace::Signals, &prefix, PURGE_PAGE)?;
             let mut batch = WriteBatch::new();
             for (signal_key, bytes) in &oldest {
                 let signal: SignalRecord = decode(Keyspace::Signals, bytes)?;
@@ -911,22 +913,32 @@ impl IdentityEngine {
         tenant: &TenantId,
         before_ms: i64,
     ) -> Result<usize, StoreError> {
-        let mut batch = WriteBatch::new();
+        let prefix = tenant_prefix(tenant.as_str());
         let mut removed = 0;
-        for (record_key, bytes) in self.store.scan_prefix(
-            Keyspace::Idempotency,
-            &tenant_prefix(tenant.as_str()),
-            None,
-            usize::MAX,
-        )? {
-            let record: IdempotencyRecord = decode(Keyspace::Idempotency, &bytes)?;
-            if record.created_ms < before_ms {
-                batch.delete(Keyspace::Idempotency, record_key);
-                removed += 1;
+        let mut after: Option<Vec<u8>> = None;
+        // Page through: a tenant can hold millions of answers, and one scan of all of them
+        // would hold them all in memory at once.
+        loop {
+            let page = self.store.scan_prefix(
+                Keyspace::Idempotency,
+                &prefix,
+                after.as_deref(),
+                PURGE_PAGE,
+            )?;
+            let Some((last, _)) = page.last() else {
+                return Ok(removed);
+            };
+            after = Some(last.clone());
+            let mut batch = WriteBatch::new();
+            for (record_key, bytes) in page {
+                let record: IdempotencyRecord = decode(Keyspace::Idempotency, &bytes)?;
+                if record.created_ms < before_ms {
+                    batch.delete(Keyspace::Idempotency, record_key);
+                    removed += 1;
+                }
             }
+            self.store.apply(batch)?;
         }
-        self.store.apply(batch)?;
-        Ok(removed)
     }
 
     /// The user's answer: updates the approval and the identity and raises an event.
