@@ -252,16 +252,34 @@ impl IpListTables {
     /// The tables are those that inserting every range with [`IpListTables::insert`], file by
     /// file in name order and line by line, would give, but built in one sorted pass per table.
     pub fn load_dir(dir: &Path) -> Result<(Self, Vec<String>), std::io::Error> {
+        let paths = list_files(dir)?;
+        // Files are read and parsed on every core, largest first so that no core is left with a
+        // big file at the end. The results are then taken in name order, so the first
+        // unreadable file in that order is the error, as when they were read one by one.
+        let mut by_size: Vec<(u64, usize)> = paths
+            .iter()
+            .enumerate()
+            .map(|(position, path)| {
+                let size = std::fs::metadata(path).map_or(0, |meta| meta.len());
+                (size, position)
+            })
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        let mut parsed = in_parallel(by_size, |(_, position)| {
+            let path = &paths[position];
+            let parsed = std::fs::read_to_string(path).map(|text| ParsedList::parse(path, &text));
+            (position, parsed)
+        });
+        parsed.sort_unstable_by_key(|&(position, _)| position);
         let mut lists = Vec::new();
         let mut warnings = Vec::new();
-        for path in list_files(dir)? {
-            let text = std::fs::read_to_string(&path)?;
-            match ParsedList::parse(&path, &text) {
+        for (position, result) in parsed {
+            match result? {
                 Some(list) => lists.push(list),
                 None => warnings.push(format!(
                     "{}: kind unknown; start the name with tor-, vpn-, proxy-, datacenter- or \
                      reputation-, or add a `# kind: ...` line",
-                    path.display()
+                    paths[position].display()
                 )),
             }
         }
@@ -283,9 +301,19 @@ impl IpListTables {
             }
             tables.files.push(list.file);
         }
-        for ((table, v4), v6) in tables.tables.iter_mut().zip(v4).zip(v6) {
-            table.v4 = build_map(v4);
-            table.v6 = build_map(v6);
+        // The ten maps (five kinds, two families) are independent: they are built on every
+        // core, largest first.
+        let mut jobs = Vec::new();
+        for (kind, (v4, v6)) in v4.into_iter().zip(v6).enumerate() {
+            jobs.push(MapJob::V4(kind, v4));
+            jobs.push(MapJob::V6(kind, v6));
+        }
+        jobs.sort_unstable_by_key(|job| std::cmp::Reverse(job.len()));
+        for built in in_parallel(jobs, MapJob::build) {
+            match built {
+                BuiltMap::V4(kind, map) => tables.tables[kind].v4 = map,
+                BuiltMap::V6(kind, map) => tables.tables[kind].v6 = map,
+            }
         }
         tables
     }
@@ -293,6 +321,74 @@ impl IpListTables {
 
 /// A range and the label id it maps to.
 type Labelled<K> = (K, K, u32);
+
+/// The ranges of one kind (by index) and family, to be built into a map.
+enum MapJob {
+    V4(usize, Vec<Labelled<u32>>),
+    V6(usize, Vec<Labelled<u128>>),
+}
+
+/// A [`MapJob`] done.
+enum BuiltMap {
+    V4(usize, RangeInclusiveMap<u32, u32>),
+    V6(usize, RangeInclusiveMap<u128, u32>),
+}
+
+impl MapJob {
+    /// How many ranges it holds, the measure of its cost.
+    fn len(&self) -> usize {
+        match self {
+            MapJob::V4(_, ranges) => ranges.len(),
+            MapJob::V6(_, ranges) => ranges.len(),
+        }
+    }
+
+    fn build(self) -> BuiltMap {
+        match self {
+            MapJob::V4(kind, ranges) => BuiltMap::V4(kind, build_map(ranges)),
+            MapJob::V6(kind, ranges) => BuiltMap::V6(kind, build_map(ranges)),
+        }
+    }
+}
+
+/// Runs `work` on every item, on as many threads as there are cores (at most one per item), and
+/// returns the results in the items' order. Items are handed out one at a time as threads come
+/// free, so callers put the costliest first. Loading lists is the only parallel work here and
+/// runs at start-up and on reloads, so scoped threads serve it without a thread pool kept alive.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    // The lock is held only to take the next item; a poisoned lock means a worker panicked,
+    // and that panic is raised again below.
+    let next = || queue.lock().ok()?.next();
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((position, item)) = next() {
+                        done.push((position, work(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|&(position, _)| position);
+    done.into_iter().map(|(_, result)| result).collect()
+}
 
 /// One list file, parsed: what it is and its ranges in file order, not yet in any table.
 struct ParsedList {
