@@ -18,7 +18,7 @@ use std::{
 };
 
 use ipnet::IpNet;
-use rangemap::RangeInclusiveMap;
+use rangemap::{RangeInclusiveMap, StepLite};
 
 /// What kind of list a range came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +112,11 @@ pub fn parse_range(text: &str) -> Option<IpRange> {
             _ => None,
         };
     }
-    if let Ok(ip) = text.parse::<IpAddr>() {
+    // No address holds a '/', so a CIDR goes straight to the network parser: most list lines
+    // are CIDRs, and a failed address parse first would cost each of them a second parse.
+    if !text.contains('/')
+        && let Ok(ip) = text.parse::<IpAddr>()
+    {
         return Some(single(ip));
     }
     let net: IpNet = text.parse().ok()?;
@@ -207,6 +211,12 @@ impl IpListTables {
 
     /// Adds one range of `kind` labelled `label`.
     pub fn insert(&mut self, kind: ListKind, range: IpRange, label: &str) {
+        let id = self.label_id(label);
+        self.tables[kind.index()].insert(range, id);
+    }
+
+    /// The id the tables store for `label`, given on first use.
+    fn label_id(&mut self, label: &str) -> u32 {
         let id = match self.labels.iter().position(|known| &**known == label) {
             Some(id) => id,
             None => {
@@ -214,7 +224,7 @@ impl IpListTables {
                 self.labels.len() - 1
             }
         };
-        self.tables[kind.index()].insert(range, u32::try_from(id).unwrap_or(u32::MAX));
+        u32::try_from(id).unwrap_or(u32::MAX)
     }
 
     /// Which lists hold `ip`.
@@ -238,24 +248,158 @@ impl IpListTables {
 
     /// Loads every list file in `dir`. Files whose kind cannot be told are reported in the
     /// returned warnings and skipped; unreadable files are errors.
+    ///
+    /// The tables are those that inserting every range with [`IpListTables::insert`], file by
+    /// file in name order and line by line, would give, but built in one sorted pass per table.
     pub fn load_dir(dir: &Path) -> Result<(Self, Vec<String>), std::io::Error> {
-        let mut tables = Self::empty();
+        let paths = list_files(dir)?;
+        // Files are read and parsed on every core, largest first so that no core is left with a
+        // big file at the end. The results are then taken in name order, so the first
+        // unreadable file in that order is the error, as when they were read one by one.
+        let mut by_size: Vec<(u64, usize)> = paths
+            .iter()
+            .enumerate()
+            .map(|(position, path)| {
+                let size = std::fs::metadata(path).map_or(0, |meta| meta.len());
+                (size, position)
+            })
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        let mut parsed = in_parallel(by_size, |(_, position)| {
+            let path = &paths[position];
+            let parsed = std::fs::read_to_string(path).map(|text| ParsedList::parse(path, &text));
+            (position, parsed)
+        });
+        parsed.sort_unstable_by_key(|&(position, _)| position);
+        let mut lists = Vec::new();
         let mut warnings = Vec::new();
-        for path in list_files(dir)? {
-            let text = std::fs::read_to_string(&path)?;
-            match tables.load_text(&path, &text) {
-                Some(file) => tables.files.push(file),
+        for (position, result) in parsed {
+            match result? {
+                Some(list) => lists.push(list),
                 None => warnings.push(format!(
                     "{}: kind unknown; start the name with tor-, vpn-, proxy-, datacenter- or \
                      reputation-, or add a `# kind: ...` line",
-                    path.display()
+                    paths[position].display()
                 )),
             }
         }
-        Ok((tables, warnings))
+        Ok((Self::from_lists(lists), warnings))
     }
 
-    fn load_text(&mut self, path: &Path, text: &str) -> Option<LoadedFile> {
+    /// The tables holding `lists`, later lists overriding earlier ones of the same kind.
+    fn from_lists(lists: Vec<ParsedList>) -> Self {
+        let mut tables = Self::empty();
+        let mut v4: [Vec<Labelled<u32>>; 5] = Default::default();
+        let mut v6: [Vec<Labelled<u128>>; 5] = Default::default();
+        for list in lists {
+            // Ids are given in file order and only to files with ranges, as `insert` gives them.
+            if list.file.entries > 0 {
+                let label = tables.label_id(&list.file.label);
+                let kind = list.file.kind.index();
+                v4[kind].extend(list.v4.iter().map(|&(start, end)| (start, end, label)));
+                v6[kind].extend(list.v6.iter().map(|&(start, end)| (start, end, label)));
+            }
+            tables.files.push(list.file);
+        }
+        // The ten maps (five kinds, two families) are independent: they are built on every
+        // core, largest first.
+        let mut jobs = Vec::new();
+        for (kind, (v4, v6)) in v4.into_iter().zip(v6).enumerate() {
+            jobs.push(MapJob::V4(kind, v4));
+            jobs.push(MapJob::V6(kind, v6));
+        }
+        jobs.sort_unstable_by_key(|job| std::cmp::Reverse(job.len()));
+        for built in in_parallel(jobs, MapJob::build) {
+            match built {
+                BuiltMap::V4(kind, map) => tables.tables[kind].v4 = map,
+                BuiltMap::V6(kind, map) => tables.tables[kind].v6 = map,
+            }
+        }
+        tables
+    }
+}
+
+/// A range and the label id it maps to.
+type Labelled<K> = (K, K, u32);
+
+/// The ranges of one kind (by index) and family, to be built into a map.
+enum MapJob {
+    V4(usize, Vec<Labelled<u32>>),
+    V6(usize, Vec<Labelled<u128>>),
+}
+
+/// A [`MapJob`] done.
+enum BuiltMap {
+    V4(usize, RangeInclusiveMap<u32, u32>),
+    V6(usize, RangeInclusiveMap<u128, u32>),
+}
+
+impl MapJob {
+    /// How many ranges it holds, the measure of its cost.
+    fn len(&self) -> usize {
+        match self {
+            MapJob::V4(_, ranges) => ranges.len(),
+            MapJob::V6(_, ranges) => ranges.len(),
+        }
+    }
+
+    fn build(self) -> BuiltMap {
+        match self {
+            MapJob::V4(kind, ranges) => BuiltMap::V4(kind, build_map(ranges)),
+            MapJob::V6(kind, ranges) => BuiltMap::V6(kind, build_map(ranges)),
+        }
+    }
+}
+
+/// Runs `work` on every item, on as many threads as there are cores (at most one per item), and
+/// returns the results in the items' order. Items are handed out one at a time as threads come
+/// free, so callers put the costliest first. Loading lists is the only parallel work here and
+/// runs at start-up and on reloads, so scoped threads serve it without a thread pool kept alive.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(work).collect();
+    }
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    // The lock is held only to take the next item; a poisoned lock means a worker panicked,
+    // and that panic is raised again below.
+    let next = || queue.lock().ok()?.next();
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((position, item)) = next() {
+                        done.push((position, work(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|&(position, _)| position);
+    done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// One list file, parsed: what it is and its ranges in file order, not yet in any table.
+struct ParsedList {
+    file: LoadedFile,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl ParsedList {
+    /// Parses the file at `path` holding `text`; `None` when its kind cannot be told.
+    fn parse(path: &Path, text: &str) -> Option<Self> {
         let stem = path
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
@@ -288,38 +432,98 @@ impl IpListTables {
                     name_label
                 }
             });
-        let mut entries = 0;
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
         let mut skipped_lines = 0;
         for line in text.lines() {
-            let content = line.split(['#', ';']).next().unwrap_or_default().trim();
-            if content.is_empty() {
+            let Some(candidate) = range_text(line) else {
                 continue;
-            }
-            // Some lists carry extra columns after the range.
-            let first = content.split_whitespace().collect::<Vec<_>>();
-            let candidate = if first.len() >= 3 && first[1] == "-" {
-                content.to_string()
-            } else {
-                first
-                    .first()
-                    .map(|word| word.to_string())
-                    .unwrap_or_default()
             };
-            match parse_range(&candidate) {
-                Some(range) => {
-                    self.insert(kind, range, &label);
-                    entries += 1;
-                }
+            match parse_range(candidate) {
+                Some(IpRange::V4(start, end)) => v4.push((start, end)),
+                Some(IpRange::V6(start, end)) => v6.push((start, end)),
                 None => skipped_lines += 1,
             }
         }
-        Some(LoadedFile {
-            path: path.to_path_buf(),
-            kind,
-            label,
-            entries,
-            skipped_lines,
+        Some(Self {
+            file: LoadedFile {
+                path: path.to_path_buf(),
+                kind,
+                label,
+                entries: v4.len() + v6.len(),
+                skipped_lines,
+            },
+            v4,
+            v6,
         })
+    }
+}
+
+/// The map that inserting `ranges` one by one in order would give: later ranges override the
+/// parts of earlier ones they overlap, and touching ranges with the same value merge.
+///
+/// Inserting into a `RangeInclusiveMap` in list order costs three B-tree searches per range at
+/// random places, which was most of start-up with full-size lists. Here the ranges are sorted by
+/// start and fed to the map in ascending order, where each insert touches only the map's hot
+/// right edge. Overlaps are rare in lists, but the order they were inserted in decides the
+/// outcome, so each group of ranges that overlap one another (a cluster) is first resolved by
+/// inserting its members, in list order, into a small map of its own.
+fn build_map<K>(ranges: Vec<Labelled<K>>) -> RangeInclusiveMap<K, u32>
+where
+    K: Ord + Copy + StepLite,
+{
+    // The position in the list is kept beside each range, to replay a cluster in list order.
+    let mut sorted: Vec<(usize, Labelled<K>)> = ranges.into_iter().enumerate().collect();
+    sorted.sort_unstable_by_key(|&(_, (start, _, _))| start);
+    let mut map = RangeInclusiveMap::new();
+    let mut rest = sorted.as_slice();
+    while let Some(&(_, (first_start, first_end, first_label))) = rest.first() {
+        // A range belongs to the cluster when it starts at or before the cluster's end so far;
+        // one that merely touches starts a new cluster, and the map merges the two if equal.
+        let mut cluster_end = first_end;
+        let mut size = 1;
+        while let Some(&(_, (start, end, _))) = rest.get(size)
+            && start <= cluster_end
+        {
+            cluster_end = cluster_end.max(end);
+            size += 1;
+        }
+        let (cluster, after) = rest.split_at(size);
+        rest = after;
+        if let [_] = cluster {
+            map.insert(first_start..=first_end, first_label);
+            continue;
+        }
+        let mut in_list_order = cluster.to_vec();
+        in_list_order.sort_unstable_by_key(|&(position, _)| position);
+        let mut resolved = RangeInclusiveMap::new();
+        for (_, (start, end, label)) in in_list_order {
+            resolved.insert(start..=end, label);
+        }
+        for (range, label) in resolved.iter() {
+            map.insert(range.clone(), *label);
+        }
+    }
+    map
+}
+
+/// The part of a list line that may hold a range, or `None` for a blank or comment-only line:
+/// the text before any `#` or `;` comment, and of that the first word, since some lists carry
+/// extra columns after the range, unless the line is an `a - b` range. It borrows from the line:
+/// lists run to hundreds of thousands of lines, and a copy of each was most of the parse time.
+fn range_text(line: &str) -> Option<&str> {
+    // Both markers are ASCII, so a byte search finds the same place as a char search, faster.
+    let content = match line.bytes().position(|byte| byte == b'#' || byte == b';') {
+        Some(comment) => &line[..comment],
+        None => line,
+    }
+    .trim();
+    let mut words = content.split_whitespace();
+    let first = words.next()?;
+    if words.next() == Some("-") && words.next().is_some() {
+        Some(content)
+    } else {
+        Some(first)
     }
 }
 
@@ -455,6 +659,103 @@ mod tests {
             .find(|file| file.kind == ListKind::Tor)
             .unwrap();
         assert_eq!(tor_file.skipped_lines, 1);
+    }
+
+    /// A small deterministic xorshift, so the test needs no random-number crate.
+    fn next_random(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn bulk_built_maps_equal_inserting_in_list_order() {
+        let mut state = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..2_000 {
+            // A small key space makes overlaps, nesting, touching and duplicates common.
+            let space = 8 + round % 200;
+            let count = 1 + (next_random(&mut state) % 40) as usize;
+            let ranges: Vec<Labelled<u32>> = (0..count)
+                .map(|_| {
+                    let a = (next_random(&mut state) % space) as u32;
+                    let b = (next_random(&mut state) % space) as u32;
+                    let label = (next_random(&mut state) % 3) as u32;
+                    (a.min(b), a.max(b), label)
+                })
+                .collect();
+            let mut expected = RangeInclusiveMap::new();
+            for &(start, end, label) in &ranges {
+                expected.insert(start..=end, label);
+            }
+            let built = build_map(ranges.clone());
+            assert_eq!(
+                built.iter().collect::<Vec<_>>(),
+                expected.iter().collect::<Vec<_>>(),
+                "{ranges:?}"
+            );
+        }
+        // The ends of the key space, where a step past the end would overflow.
+        let edges = vec![
+            (u128::MAX - 5, u128::MAX, 1),
+            (0, 3, 1),
+            (u128::MAX - 2, u128::MAX, 2),
+            (4, 9, 1),
+        ];
+        let mut expected = RangeInclusiveMap::new();
+        for &(start, end, label) in &edges {
+            expected.insert(start..=end, label);
+        }
+        assert_eq!(
+            build_map(edges).iter().collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn later_files_override_earlier_ones_of_the_same_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("datacenter-a.txt"),
+            "10.0.0.0/8\n10.1.0.0/16\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("datacenter-b.txt"), "10.1.2.0/24\n").unwrap();
+        std::fs::write(dir.path().join("datacenter-c.txt"), "10.1.2.128/25\n").unwrap();
+        let (tables, _) = IpListTables::load_dir(dir.path()).unwrap();
+        let label = |ip: &str| {
+            tables
+                .lookup(ip.parse().unwrap())
+                .get(ListKind::Datacenter)
+                .map(str::to_string)
+        };
+        assert_eq!(label("10.9.9.9").as_deref(), Some("a"));
+        assert_eq!(label("10.1.9.9").as_deref(), Some("a"));
+        assert_eq!(label("10.1.2.1").as_deref(), Some("b"));
+        assert_eq!(label("10.1.2.200").as_deref(), Some("c"));
+        // /8 of a, with b's /24 cut out of it and c's /25 cut out of b's.
+        assert_eq!(tables.tables[ListKind::Datacenter.index()].len(), 4);
+    }
+
+    #[test]
+    fn a_line_yields_the_text_that_may_hold_its_range() {
+        for (line, expected) in [
+            ("", None),
+            ("   ", None),
+            ("# a comment", None),
+            ("; a comment", None),
+            ("1.2.3.4", Some("1.2.3.4")),
+            ("  1.2.3.0/24  ", Some("1.2.3.0/24")),
+            ("1.2.3.0/24 extra columns", Some("1.2.3.0/24")),
+            ("1.2.3.4 # trailing", Some("1.2.3.4")),
+            ("1.2.3.4;trailing", Some("1.2.3.4")),
+            ("1.2.3.4 - 1.2.3.9", Some("1.2.3.4 - 1.2.3.9")),
+            ("1.2.3.4 - 1.2.3.9 extra", Some("1.2.3.4 - 1.2.3.9 extra")),
+            ("1.2.3.4 -", Some("1.2.3.4")),
+            ("1.2.3.4-1.2.3.9 extra", Some("1.2.3.4-1.2.3.9")),
+        ] {
+            assert_eq!(range_text(line), expected, "{line:?}");
+        }
     }
 
     #[test]

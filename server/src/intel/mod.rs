@@ -115,7 +115,30 @@ impl Intel {
     /// Loads every source. Missing optional data (no GeoIP database, no list folder) is not an
     /// error: the server runs and says so once.
     pub fn load(settings: &IntelSettings) -> Result<Self, IntelError> {
-        let geo = GeoDatabases::open(&settings.geo)?;
+        // The IP lists are the longest part; they load on a thread of their own while the rest
+        // (GeoIP, the user-agent and threat-URL matchers) is built here, so those cost no
+        // start-up time of their own. Errors are checked in the order the parts used to load.
+        let (geo, lists, hostnames, user_agents, threats) = std::thread::scope(|scope| {
+            let lists = scope.spawn(|| match &settings.ip_lists_dir {
+                Some(dir) => load_lists(dir),
+                None => {
+                    tracing::warn!(
+                        "no ip_lists_dir configured: Tor/VPN/proxy/datacenter/reputation lists \
+                         are empty"
+                    );
+                    Ok(IpListTables::empty())
+                }
+            });
+            let geo = GeoDatabases::open(&settings.geo);
+            let hostnames = load_hostnames(settings);
+            let user_agents = UaClassifier::new();
+            let threats = ThreatDetector::new();
+            let lists = lists
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (geo, lists, hostnames, user_agents, threats)
+        });
+        let geo = geo?;
         if geo.is_empty() {
             tracing::warn!(
                 "no GeoIP database configured: IP info will have no geography or ASN; \
@@ -124,39 +147,14 @@ impl Intel {
         } else {
             tracing::info!(databases = %geo.describe(), "GeoIP databases loaded");
         }
-        let lists = match &settings.ip_lists_dir {
-            Some(dir) => load_lists(dir)?,
-            None => {
-                tracing::warn!(
-                    "no ip_lists_dir configured: Tor/VPN/proxy/datacenter/reputation lists are empty"
-                );
-                IpListTables::empty()
-            }
-        };
-        let extra = match &settings.hostname_patterns_file {
-            Some(path) => std::fs::read_to_string(path).map_err(|error| IntelError::Hostnames {
-                path: path.display().to_string(),
-                detail: error.to_string(),
-            })?,
-            None => String::new(),
-        };
-        let hostnames =
-            HostnamePatterns::new(extra.lines()).map_err(|error| IntelError::Hostnames {
-                path: settings
-                    .hostname_patterns_file
-                    .as_ref()
-                    .map(|path| path.display().to_string())
-                    .unwrap_or_default(),
-                detail: error.to_string(),
-            })?;
         Ok(Self {
             geo,
-            lists: ArcSwap::from_pointee(lists),
+            lists: ArcSwap::from_pointee(lists?),
             lists_dir: settings.ip_lists_dir.clone(),
-            hostnames,
+            hostnames: hostnames?,
             rdns: ReverseDns::new(settings.rdns.clone())?,
-            user_agents: UaClassifier::new(),
-            threats: ThreatDetector::new(),
+            user_agents,
+            threats,
         })
     }
 
@@ -234,6 +232,25 @@ impl Intel {
             }
         }))
     }
+}
+
+/// The hostname database with the extra patterns of `hostname_patterns_file`, if any.
+fn load_hostnames(settings: &IntelSettings) -> Result<HostnamePatterns, IntelError> {
+    let extra = match &settings.hostname_patterns_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|error| IntelError::Hostnames {
+            path: path.display().to_string(),
+            detail: error.to_string(),
+        })?,
+        None => String::new(),
+    };
+    HostnamePatterns::new(extra.lines()).map_err(|error| IntelError::Hostnames {
+        path: settings
+            .hostname_patterns_file
+            .as_ref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default(),
+        detail: error.to_string(),
+    })
 }
 
 fn load_lists(dir: &Path) -> Result<IpListTables, IntelError> {
