@@ -24,7 +24,9 @@ RPCS = [
     ("send_signal", "SignalService/SendSignal (durable)", "write"),
     ("track_event", "DecisionService/TrackEvent (durable)", "write"),
     ("get_decision", "DecisionService/GetDecision", "read"),
-    ("get_stats", "DecisionService/GetStats", "read"),
+    # Measured, but not one of the read-path targets (a dashboard query, not on the
+    # request path of a site).
+    ("get_stats", "DecisionService/GetStats", "stats"),
     ("verify", "VerifyService/Verify", "read"),
 ]
 SHORT = {
@@ -128,7 +130,11 @@ def main():
         f"{meta['seed_report'].get('seconds')} s; {meta['lists'].get('entries')} IP list entries "
         f"in {meta['lists'].get('files')} files; GeoLite2-layout City and ASN databases "
         f"({meta['mmdb']}); data dir {meta['data_dir_mb']} MB. "
-        f"Start-up to ready: **{meta['ready_ms']} ms**. Peak RSS: **{peak_rss:.0f} MB**. "
+        f"Start-up to ready: **{meta['ready_ms']} ms** on a restart, "
+        f"**{meta['ready_after_writes_ms']} ms** on a restart after the benchmark's writes; the "
+        f"first start after the bulk load took {meta['first_start_ms']} ms (sled replays its whole "
+        f"log once; peak RSS {meta['first_start_rss_mb']} MB). "
+        f"Peak RSS while serving: **{peak_rss:.0f} MB**. "
         f"Whole command: {meta['total_seconds']} s ({meta['phases']}).",
         "",
     ]
@@ -187,7 +193,7 @@ def main():
     ]
     for name, label, kind in RPCS:
         r = runs[(name, top)]
-        if kind == "floor":
+        if kind in ("floor", "stats"):
             continue
         if r is None:
             lines.append(f"| {label} | not available | – |")
@@ -210,9 +216,15 @@ def main():
         f"| server RSS < {RSS_LIMIT_MB} MB | {peak_rss:.0f} MB peak | "
         f"{'met' if peak_rss < RSS_LIMIT_MB else '**missed**'} |"
     )
+    ready = max(meta["ready_ms"], meta["ready_after_writes_ms"])
     lines.append(
-        f"| start-up to ready < {READY_LIMIT_MS / 1000:.0f} s | {meta['ready_ms']} ms | "
-        f"{'met' if meta['ready_ms'] < READY_LIMIT_MS else '**missed**'} |"
+        f"| start-up to ready < {READY_LIMIT_MS / 1000:.0f} s (restart) | {ready} ms | "
+        f"{'met' if ready < READY_LIMIT_MS else '**missed**'} |"
+    )
+    lines.append(
+        f"| start-up to ready < {READY_LIMIT_MS / 1000:.0f} s (first start after the bulk load) | "
+        f"{meta['first_start_ms']} ms | "
+        f"{'met' if meta['first_start_ms'] < READY_LIMIT_MS else '**missed**'} |"
     )
     lines.append("")
     lines.append("![latency percentiles per RPC](latest.png)")
