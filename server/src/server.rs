@@ -249,23 +249,26 @@ fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHa
                 for tenant in &page {
                     let keep_ms = i64::from(tenant.settings.retention_days) * 86_400_000;
                     let before = crate::time::now_ms() - keep_ms;
-                    let engine = engine.clone();
-                    let id = tenant.id.clone();
-                    let removed = tokio::task::spawn_blocking(move || {
+                    let id = &tenant.id;
+                    // Each pass reads a page at a time and awaits its deletions, so it never
+                    // holds a worker thread for long.
+                    let removed = async {
                         let window = crate::engine::identity::IDEMPOTENCY_WINDOW_MS;
                         let expired = crate::time::now_ms() - window;
-                        engine.identities.purge_idempotency_before(&id, expired)?;
-                        engine.identities.purge_signals_before(&id, before)?;
-                        engine.clicks.purge_events_before(&id, before)
-                    })
+                        engine
+                            .identities
+                            .purge_idempotency_before(id, expired)
+                            .await?;
+                        engine.identities.purge_signals_before(id, before).await?;
+                        engine.clicks.purge_events_before(id, before).await
+                    }
                     .await;
                     match removed {
-                        Ok(Ok(0)) => {}
-                        Ok(Ok(count)) => {
+                        Ok(0) => {}
+                        Ok(count) => {
                             tracing::info!(tenant_id = %tenant.id, removed = count, "retention: old click events removed")
                         }
-                        Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
-                        Err(error) => tracing::warn!(%error, "retention task failed"),
+                        Err(error) => tracing::warn!(%error, "retention failed"),
                     }
                 }
             }
@@ -283,14 +286,8 @@ fn spawn_verify_sweep(engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {
         let mut ticker = tokio::time::interval(VERIFY_SWEEP_INTERVAL);
         loop {
             ticker.tick().await;
-            let engine = engine.clone();
-            let swept =
-                tokio::task::spawn_blocking(move || engine.verifier.sweep(crate::time::now_ms()))
-                    .await;
-            match swept {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "verify sweep failed"),
-                Err(error) => tracing::warn!(%error, "verify sweep task failed"),
+            if let Err(error) = engine.verifier.sweep(crate::time::now_ms()).await {
+                tracing::warn!(%error, "verify sweep failed");
             }
         }
     })

@@ -63,7 +63,7 @@ pub fn blocked_until(
 
 /// Counts a threat hit of `ip` for `tenant`. Not awaited for durability: losing a few counts in a
 /// crash only delays a block.
-pub fn record_threat_hit(
+pub async fn record_threat_hit(
     store: &dyn Store,
     tenant: &TenantId,
     ip: IpAddr,
@@ -78,7 +78,7 @@ pub fn record_threat_hit(
     let started_block = activity.record_hit(now_ms, settings);
     let mut batch = WriteBatch::new();
     batch.put(Keyspace::IpActivity, key, encode(&activity)?);
-    store.apply(batch)?;
+    store.apply(batch).await?;
     Ok(started_block)
 }
 

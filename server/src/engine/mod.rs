@@ -147,7 +147,8 @@ impl Engine {
         let decision = decide(&context, settings);
         // record: probes count toward a block, unless the tenant vouches for the IP
         if context.url.threat.is_some() && !whitelisted {
-            let started = malicious::record_threat_hit(&*self.store, tenant, ip, now, settings)?;
+            let started =
+                malicious::record_threat_hit(&*self.store, tenant, ip, now, settings).await?;
             if started {
                 tracing::info!(tenant_id = %tenant, %ip, "IP blocked for malicious activity");
             }

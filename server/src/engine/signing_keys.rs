@@ -84,7 +84,7 @@ impl SigningKeys {
             tenant_key(tenant.as_str(), record.key_id.as_bytes()),
             encode(&record)?,
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(record)
     }
@@ -138,7 +138,7 @@ impl SigningKeys {
                 tenant_key(tenant.as_str(), key_id.as_bytes()),
                 encode(&record)?,
             );
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
             self.store.durable().await?;
         }
         Ok(record)

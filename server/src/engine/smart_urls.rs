@@ -236,7 +236,7 @@ impl SmartUrls {
             key(tenant, &record.keyname),
             encode(&record)?,
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(record)
     }
@@ -249,7 +249,7 @@ impl SmartUrls {
             key(tenant, &record.keyname),
             encode(record)?,
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(())
     }
@@ -264,7 +264,7 @@ impl SmartUrls {
         let mut batch = WriteBatch::new();
         batch.delete(Keyspace::SmartUrls, key(tenant, keyname));
         batch.delete(Keyspace::SmartUrlNames, keyname.as_bytes().to_vec());
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(())
     }
@@ -301,7 +301,7 @@ impl SmartUrls {
             key(tenant, &format!("{keyname}/{ip}")),
             until_ms.to_be_bytes().to_vec(),
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(true)
     }
@@ -363,7 +363,8 @@ impl SmartUrls {
         } else {
             smart_url.allowed_destination.clone()
         };
-        self.count(tenant, keyname, now, &verdict, js_pending)?;
+        self.count(tenant, keyname, now, &verdict, js_pending)
+            .await?;
         Ok(Route {
             verdict,
             redirect_to,
@@ -372,7 +373,7 @@ impl SmartUrls {
         })
     }
 
-    fn count(
+    async fn count(
         &self,
         tenant: &TenantId,
         keyname: &str,
@@ -400,7 +401,7 @@ impl SmartUrls {
             );
         }
         // Counts are statistics: a crash may lose the last few, never a link or a confirmation.
-        self.store.apply(batch)
+        self.store.apply(batch).await
     }
 
     /// Visits per day for the `days` days ending today, days with visits only.

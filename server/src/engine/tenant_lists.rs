@@ -116,7 +116,7 @@ impl TenantListStore {
             };
             entries.push(entry);
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         self.invalidate(tenant);
         Ok(entries)
@@ -138,7 +138,7 @@ impl TenantListStore {
                 removed += 1;
             }
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         self.invalidate(tenant);
         Ok(removed)

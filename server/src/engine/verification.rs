@@ -247,7 +247,7 @@ impl Verifier {
             now_ms,
             &mut batch,
         )?;
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         let status = if replay {
             VerifyStatus::PassReplay
         } else if fast {
@@ -309,7 +309,7 @@ impl Verifier {
 
     /// Forgets nonces whose tokens have expired and device counters that went quiet; returns
     /// how many records were removed.
-    pub fn sweep(&self, now_ms: i64) -> Result<usize, StoreError> {
+    pub async fn sweep(&self, now_ms: i64) -> Result<usize, StoreError> {
         let mut removed = 0;
         loop {
             let due =
@@ -331,7 +331,7 @@ impl Verifier {
                 removed += 1;
             }
             if !batch.is_empty() {
-                self.store.apply(batch)?;
+                self.store.apply(batch).await?;
             }
             if done {
                 break;
@@ -354,7 +354,7 @@ impl Verifier {
                 }
             }
             if !batch.is_empty() {
-                self.store.apply(batch)?;
+                self.store.apply(batch).await?;
             }
             match page.last() {
                 Some((key, _)) if page.len() == SWEEP_BATCH => start_after = Some(key.clone()),
@@ -713,9 +713,9 @@ mod tests {
         assert_eq!(fixture.verify(&token).await.status, VerifyStatus::Pass);
         let validity = i64::from(fixture.settings.signature_validity_seconds) * 1000;
         // Before expiry nothing goes; after it, the nonce and the quiet device counter go.
-        assert_eq!(fixture.verifier.sweep(NOW).unwrap(), 0);
+        assert_eq!(fixture.verifier.sweep(NOW).await.unwrap(), 0);
         let later = NOW + validity + signature::MAX_FUTURE_SKEW_MS + 3 * VELOCITY_WINDOW_MS;
-        assert_eq!(fixture.verifier.sweep(later).unwrap(), 2);
+        assert_eq!(fixture.verifier.sweep(later).await.unwrap(), 2);
         assert!(
             fixture
                 .store

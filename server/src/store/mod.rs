@@ -3,8 +3,10 @@
 //! Every record lives in a [`Keyspace`]; keys of tenant-owned records start with the tenant id and
 //! a separator (see [`tenant_key`]), so one tenant's scans can never reach another's records.
 //! Writes become durable only after [`Store::durable`] resolves: callers acknowledge a write to a
-//! client only then. Concurrent callers share one flush (group commit).
+//! client only then. Concurrent callers share one flush (group commit), and batches applied at the
+//! same time share one transaction (group apply).
 
+mod group_apply;
 mod group_commit;
 mod sled_store;
 
@@ -332,8 +334,9 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// The storage the engine and the services use. Implementations must be safe to share between
-/// threads; reads and writes are synchronous and fast (in memory or page cache), durability is
-/// awaited separately with [`Store::durable`].
+/// threads; reads are synchronous and fast (in memory or page cache); writes are awaited, so that
+/// concurrent writers can share a transaction, and durability is awaited separately with
+/// [`Store::durable`].
 pub trait Store: Send + Sync + 'static {
     /// Reads one value.
     fn get(&self, space: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
@@ -368,8 +371,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError>;
 
-    /// Applies a batch atomically: after a crash either all of it is there or none.
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    /// Applies a batch atomically: after a crash either all of it is there or none. Resolves once
+    /// the batch is visible to reads.
+    fn apply(&self, batch: WriteBatch) -> StoreFuture<'_, ()>;
 
     /// Resolves once every write applied before the call is on disk. Concurrent callers share
     /// one flush.

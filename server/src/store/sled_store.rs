@@ -6,7 +6,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::{
     Entry, Keyspace, Store, StoreError, StoreFuture, WriteBatch, WriteOp, decode_counter,
-    encode_counter, group_commit::GroupCommit,
+    encode_counter, group_apply::GroupApply, group_commit::GroupCommit,
 };
 
 /// [`Store`] over sled 0.34.
@@ -14,6 +14,7 @@ use super::{
 pub struct SledStore {
     db: sled::Db,
     trees: Vec<sled::Tree>,
+    group: GroupApply,
     commit: GroupCommit,
 }
 
@@ -55,7 +56,16 @@ impl SledStore {
             flush_db.flush()?;
             Ok(())
         });
-        Ok(Self { db, trees, commit })
+        let group = GroupApply::start({
+            let trees = trees.clone();
+            move |batches| transaction(&trees, batches)
+        })?;
+        Ok(Self {
+            db,
+            trees,
+            group,
+            commit,
+        })
     }
 
     fn tree(&self, space: Keyspace) -> &sled::Tree {
@@ -67,6 +77,51 @@ impl SledStore {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Applies `batches`, in order, in one sled transaction: all of them or none.
+fn transaction(trees: &[sled::Tree], batches: &[WriteBatch]) -> Result<(), StoreError> {
+    // The trees the batches touch, and where each sits in the transaction's view.
+    let mut spaces: Vec<Keyspace> = Vec::new();
+    for op in batches.iter().flat_map(WriteBatch::ops) {
+        let space = op.space();
+        if !spaces.contains(&space) {
+            spaces.push(space);
+        }
+    }
+    let trees: Vec<&sled::Tree> = spaces.iter().map(|space| &trees[space.index()]).collect();
+    let position = |space: &Keyspace| spaces.iter().position(|s| s == space).unwrap_or(0);
+    let outcome: Result<(), TransactionError<()>> = trees.as_slice().transaction(|views| {
+        for op in batches.iter().flat_map(WriteBatch::ops) {
+            match op {
+                WriteOp::Put { space, key, value } => {
+                    views[position(space)].insert(key.as_slice(), value.as_slice())?;
+                }
+                WriteOp::Delete { space, key } => {
+                    views[position(space)].remove(key.as_slice())?;
+                }
+                WriteOp::Add { space, key, delta } => {
+                    // sled runs the whole transaction under its exclusive commit lock, so
+                    // this read-modify-write cannot interleave with another; a read inside
+                    // the transaction sees the batch's (and the group's) earlier writes.
+                    let view = &views[position(space)];
+                    let current = view
+                        .get(key.as_slice())?
+                        .map(|bytes| decode_counter(&bytes))
+                        .unwrap_or_default();
+                    view.insert(
+                        key.as_slice(),
+                        &encode_counter(current.saturating_add(*delta))[..],
+                    )?;
+                }
+            }
+        }
+        Ok::<(), ConflictableTransactionError<()>>(())
+    });
+    outcome.map_err(|error| match error {
+        TransactionError::Storage(error) => StoreError::from(error),
+        TransactionError::Abort(()) => StoreError::Backend("write batch aborted".into()),
+    })
 }
 
 impl Store for SledStore {
@@ -136,49 +191,12 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // The trees this batch touches, and where each sits in the transaction's view.
-        let mut spaces: Vec<Keyspace> = Vec::new();
-        for op in batch.ops() {
-            let space = op.space();
-            if !spaces.contains(&space) {
-                spaces.push(space);
+    fn apply(&self, batch: WriteBatch) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            if batch.is_empty() {
+                return Ok(());
             }
-        }
-        let trees: Vec<&sled::Tree> = spaces.iter().map(|space| self.tree(*space)).collect();
-        let position = |space: &Keyspace| spaces.iter().position(|s| s == space).unwrap_or(0);
-        let outcome: Result<(), TransactionError<()>> = trees.as_slice().transaction(|views| {
-            for op in batch.ops() {
-                match op {
-                    WriteOp::Put { space, key, value } => {
-                        views[position(space)].insert(key.as_slice(), value.as_slice())?;
-                    }
-                    WriteOp::Delete { space, key } => {
-                        views[position(space)].remove(key.as_slice())?;
-                    }
-                    WriteOp::Add { space, key, delta } => {
-                        // sled runs the whole transaction under its exclusive commit lock, so
-                        // this read-modify-write cannot interleave with another.
-                        let view = &views[position(space)];
-                        let current = view
-                            .get(key.as_slice())?
-                            .map(|bytes| decode_counter(&bytes))
-                            .unwrap_or_default();
-                        view.insert(
-                            key.as_slice(),
-                            &encode_counter(current.saturating_add(*delta))[..],
-                        )?;
-                    }
-                }
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        outcome.map_err(|error| match error {
-            TransactionError::Storage(error) => StoreError::from(error),
-            TransactionError::Abort(()) => StoreError::Backend("write batch aborted".into()),
+            self.group.apply(batch).await
         })
     }
 
@@ -204,7 +222,7 @@ mod tests {
                 tenant_key("tn_a", b"key_1"),
                 b"1".to_vec(),
             );
-            store.apply(batch).unwrap();
+            store.apply(batch).await.unwrap();
             store.durable().await.unwrap();
         }
         // The group-commit task holds the database until it sees the channel close.
@@ -232,28 +250,33 @@ mod tests {
         panic!("the store was never released");
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_counter_additions_are_never_lost() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        std::thread::scope(|threads| {
-            for _ in 0..4 {
-                threads.spawn(|| {
+        // Many writers at once, so batches share transactions (group apply) as well as queue.
+        let writers: Vec<_> = (0..16)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
                     for _ in 0..250 {
                         let mut batch = WriteBatch::new();
                         batch.add(Keyspace::ClickStats, b"tn_a/day".to_vec(), 1);
                         // The same key twice in one batch reads its own first addition.
                         batch.add(Keyspace::ClickStats, b"tn_a/day".to_vec(), 2);
                         batch.add(Keyspace::ClickStats, b"tn_a/other".to_vec(), -1);
-                        store.apply(batch).unwrap();
+                        store.apply(batch).await.unwrap();
                     }
-                });
-            }
-        });
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
         let value =
             |key: &[u8]| decode_counter(&store.get(Keyspace::ClickStats, key).unwrap().unwrap());
-        assert_eq!(value(b"tn_a/day"), 3 * 1000);
-        assert_eq!(value(b"tn_a/other"), -1000);
+        assert_eq!(value(b"tn_a/day"), 3 * 16 * 250);
+        assert_eq!(value(b"tn_a/other"), -16 * 250);
     }
 
     #[tokio::test]
@@ -267,7 +290,7 @@ mod tests {
             key.extend_from_slice(b"/events");
             batch.put(Keyspace::ClickStats, key, vec![0]);
         }
-        store.apply(batch).unwrap();
+        store.apply(batch).await.unwrap();
         let bound = |day: u32| [b"tn_a/".as_slice(), &day.to_be_bytes()].concat();
         let days = store
             .scan_range(Keyspace::ClickStats, &bound(2), &bound(4), usize::MAX)
@@ -295,7 +318,7 @@ mod tests {
                 );
             }
         }
-        store.apply(batch).unwrap();
+        store.apply(batch).await.unwrap();
         let prefix = crate::store::tenant_prefix("tn_a");
         let all = store
             .scan_prefix(Keyspace::ApiKeys, &prefix, None, 100)

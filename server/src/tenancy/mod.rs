@@ -215,7 +215,7 @@ impl Tenancy {
         for issued in [&publishable, &secret] {
             put_key(&mut batch, &issued.record)?;
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
         if !tenant.settings.allowed_origins.is_empty() {
@@ -264,7 +264,7 @@ impl Tenancy {
             tenant.id.as_str().as_bytes().to_vec(),
             encode(tenant)?,
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
         self.reload_origins()?;
@@ -294,7 +294,7 @@ impl Tenancy {
             }
         }
         put_key(&mut batch, &issued.record)?;
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
         Ok((issued, revoked))
@@ -323,7 +323,7 @@ impl Tenancy {
             record.revoked_ms = Some(now_ms());
             let mut batch = WriteBatch::new();
             put_key(&mut batch, &record)?;
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
             self.keys.forget_all();
             self.store.durable().await?;
         }

@@ -119,7 +119,7 @@ impl Webhooks {
                     tracing::error!(%error, "dropping an unreadable webhook outbox entry");
                     let mut batch = WriteBatch::new();
                     batch.delete(Keyspace::WebhookOutbox, key);
-                    self.store.apply(batch)?;
+                    self.store.apply(batch).await?;
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Webhooks {
             let mut batch = WriteBatch::new();
             batch.delete(Keyspace::WebhookOutbox, outbox_key);
             batch.delete(Keyspace::WebhookPending, pending_key(&entry));
-            return self.store.apply(batch);
+            return self.store.apply(batch).await;
         };
         let attempt = entry.attempts.saturating_add(1);
         let attempted_ms = now_ms();
@@ -202,7 +202,7 @@ impl Webhooks {
         } else {
             batch.delete(Keyspace::WebhookPending, pending_key(&entry));
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         if record.delivered {
             tracing::info!(
                 tenant_id = %entry.tenant_id,

@@ -255,7 +255,7 @@ impl Webhooks {
             endpoint_key(tenant, &endpoint.webhook_id),
             encode(&endpoint)?,
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         tracing::info!(
             tenant_id = %tenant,
@@ -332,7 +332,7 @@ impl Webhooks {
             batch.delete(Keyspace::WebhookPending, pending_key);
             batch.delete(Keyspace::WebhookOutbox, outbox_key);
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         // The log can be long: cleared in pages, after the endpoint is already gone.
         let log_prefix = endpoint_child_prefix(tenant, webhook_id);
         loop {
@@ -346,7 +346,7 @@ impl Webhooks {
             for (key, _) in page {
                 batch.delete(Keyspace::WebhookDeliveries, key);
             }
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
         }
         self.store.durable().await?;
         tracing::info!(tenant_id = %tenant, webhook_id, "webhook endpoint deleted");

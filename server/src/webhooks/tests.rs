@@ -143,7 +143,7 @@ async fn raise(
         .enqueue(&mut batch, tenant, event_type, event_id, payload.as_bytes())
         .unwrap();
     assert!(queued > 0, "no endpoint wanted the event");
-    store.apply(batch).unwrap();
+    store.apply(batch).await.unwrap();
     store.durable().await.unwrap();
     webhooks.notify();
 }
@@ -297,7 +297,7 @@ async fn enqueue_follows_subscriptions_and_delete_drops_pending_work() {
     );
     // Nothing is written until the caller applies its batch.
     assert_eq!(outbox_len(&store), 0);
-    store.apply(batch).unwrap();
+    store.apply(batch).await.unwrap();
     assert_eq!(outbox_len(&store), 3);
 
     webhooks
@@ -575,7 +575,7 @@ async fn private_targets_are_refused_at_delivery_and_redirects_not_followed() {
     strict
         .enqueue(&mut batch, &tenant, "NAMED", "evt_b", b"{}")
         .unwrap();
-    store.apply(batch).unwrap();
+    store.apply(batch).await.unwrap();
     strict.notify();
     for endpoint in [&literal, &named] {
         let log = eventually("the refused attempt", || {

@@ -268,7 +268,7 @@ impl ClickEngine {
             batch.put(Keyspace::IpClicks, ip_key, encode(&record)?);
         }
         batch.add(Keyspace::ClickStats, counter_key(tenant, day, "events"), 1);
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         drop(guards);
         self.store.durable().await?;
         Ok((event_id, visitor_id))
@@ -460,7 +460,7 @@ impl ClickEngine {
                 batch.put(Keyspace::ClickBlocklist, block_key, encode(&record)?);
             }
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         drop(guards);
         // Derived data, recomputed by the next decision: no need to wait for the disk.
         Ok(())
@@ -630,7 +630,7 @@ impl ClickEngine {
     }
 
     /// Removes events that happened before `before_ms`; returns how many.
-    pub fn purge_events_before(
+    pub async fn purge_events_before(
         &self,
         tenant: &TenantId,
         before_ms: i64,
@@ -654,7 +654,7 @@ impl ClickEngine {
                 batch.delete(Keyspace::ClickEventTimes, time_key.clone());
             }
             removed += old.len();
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
         }
     }
 }
@@ -709,7 +709,10 @@ mod tests {
             .await
             .unwrap();
 
-        let removed = engine.purge_events_before(&tenant, now - 90 * day).unwrap();
+        let removed = engine
+            .purge_events_before(&tenant, now - 90 * day)
+            .await
+            .unwrap();
         assert_eq!(removed, 2);
         assert!(
             engine

@@ -382,7 +382,7 @@ impl IdentityEngine {
                 })?,
             );
         }
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         drop(identity_guard);
         drop(_idempotency_guard);
         self.store.durable().await?;
@@ -501,7 +501,7 @@ impl IdentityEngine {
             encode(&identity)?,
         );
         // Made durable together with the signal that follows.
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         Ok(identity.identity_id)
     }
 
@@ -527,7 +527,7 @@ impl IdentityEngine {
                     user_key,
                     encode(&identity_id.to_string())?,
                 );
-                self.store.apply(batch)?;
+                self.store.apply(batch).await?;
                 Ok(())
             }
         }
@@ -761,7 +761,7 @@ impl IdentityEngine {
             ),
             Vec::new(),
         );
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(ban)
     }
@@ -783,7 +783,7 @@ impl IdentityEngine {
                     &format!("{}/{}/{}", ban.subject_kind.tag(), ban.subject, ban.ban_id),
                 ),
             );
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
             self.store.durable().await?;
         }
         Ok(ban)
@@ -860,7 +860,7 @@ impl IdentityEngine {
         );
         batch.put(Keyspace::Approvals, location, encode(&approval)?);
         batch.put(Keyspace::Events, key(tenant, event_id), encode(&event)?);
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok((approval, token))
     }
@@ -880,7 +880,7 @@ impl IdentityEngine {
 
     /// Removes signals received before `before_ms` (the tenant's retention); returns how many.
     /// Signal ids sort newest first, so the oldest are read from the end, a chunk at a time.
-    pub fn purge_signals_before(
+    pub async fn purge_signals_before(
         &self,
         tenant: &TenantId,
         before_ms: i64,
@@ -903,12 +903,12 @@ impl IdentityEngine {
                 return Ok(removed);
             }
             removed += chunk;
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
         }
     }
 
     /// Removes idempotency answers older than the idempotency window; returns how many.
-    pub fn purge_idempotency_before(
+    pub async fn purge_idempotency_before(
         &self,
         tenant: &TenantId,
         before_ms: i64,
@@ -937,7 +937,7 @@ impl IdentityEngine {
                     removed += 1;
                 }
             }
-            self.store.apply(batch)?;
+            self.store.apply(batch).await?;
         }
     }
 
@@ -1029,7 +1029,7 @@ impl IdentityEngine {
             encode(&identity)?,
         );
         self.record_event(&mut batch, tenant, &event)?;
-        self.store.apply(batch)?;
+        self.store.apply(batch).await?;
         self.store.durable().await?;
         self.webhooks.notify();
         Ok((approval, identity.status))
