@@ -16,6 +16,10 @@ use gatehouse_bench::{
 };
 use gatehouse_server::config::Config;
 
+/// The server's allocator, so the seeding engine allocates as the server's does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Helpers of the Gatehouse benchmark.
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse-bench", version, about)]

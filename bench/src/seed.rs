@@ -72,7 +72,7 @@ impl Store for BulkLoad {
         self.0.scan_prefix_last(space, prefix, limit)
     }
 
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    fn apply(&self, batch: WriteBatch) -> StoreFuture<'_, ()> {
         self.0.apply(batch)
     }
 
