@@ -4,14 +4,15 @@
 #   bench/run.sh
 #
 # 1. Installs what it needs on first use: ghz (the standard gRPC load tool, from the Go module
-#    proxy) and matplotlib (from PyPI, in a venv), both under ~/.cache/gatehouse-tools.
+#    proxy) and matplotlib (from PyPI, in a venv), both under ~/.cache/gatehouse-tools, and makes
+#    a GeoLite2-layout City and ASN database of real size (bench/mmdbgen, cached under
+#    ~/.cache/gatehouse-bench-data). All of this runs in the background while step 2 builds.
 # 2. Builds the release server and the benchmark helpers (`gatehouse-bench`, bench/src).
-# 3. Makes realistic data: a GeoLite2-layout City and ASN database of real size (bench/mmdbgen,
-#    cached under ~/.cache/gatehouse-bench-data), ~850 000 IP list entries, and a data dir
-#    seeded through the real engine with a tenant, 100 000 identities and 1 000 000 click events.
+# 3. Makes realistic data: ~850 000 IP list entries, and a data dir seeded through the real engine
+#    with a tenant, 100 000 identities and 1 000 000 click events.
 # 4. Starts the server on it once (the first start after a bulk load, when sled replays its whole
-#    log), stops it, and starts it again (a restart: the start-up target). On that server it creates a smart URL and a signing
-#    key through AdminService, and drives each RPC with ghz at fixed concurrency levels:
+#    log), stops it, and starts it again (a restart: the start-up target). On that server it
+#    creates a smart URL and a signing key through AdminService, and drives each RPC with ghz at fixed concurrency levels:
 #    grpc.health.v1.Health/Check first (the floor), then CheckVisitor, SmartUrl Check,
 #    SendSignal (durable), TrackEvent (durable), GetDecision, GetStats and Verify; then
 #    CheckVisitor at 10/50/90% of its highest rate. It records the server's CPU time
@@ -42,50 +43,59 @@ log() { echo "bench: $*" >&2; }
 phase_times=()
 phase() { phase_times+=("$1=$(($(date +%s) - started_at))"); log "$1 ($(($(date +%s) - started_at)) s)"; }
 
-# --- 1. tools ---------------------------------------------------------------------------------
+# --- 1. tools and data, in the background while the server builds ------------------------------
+# Installing ghz and matplotlib and generating the GeoIP databases mostly wait on the network or
+# on Go; on a fresh machine they overlap the Rust build instead of adding to it.
 mkdir -p "$tools"
 ghz="$tools/ghz"
-if [ ! -x "$ghz" ]; then
-  log "installing ghz v0.120.0 from the Go module proxy"
-  GOBIN="$tools" go install github.com/bojand/ghz/cmd/ghz@v0.120.0
-fi
 venv="$tools/bench-venv"
-if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
-  log "installing matplotlib into $venv"
-  if ! python3 -m venv "$venv" 2>/dev/null; then
-    # Debian splits venv support out of python3.
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null;
-    else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv >/dev/null; fi
-    rm -rf "$venv"
-    python3 -m venv "$venv"
+mmdb_key=$(cat bench/mmdbgen/main.go bench/mmdbgen/go.mod bench/mmdbgen/go.sum | sha256sum | cut -c1-16)
+mmdb="$data_cache/mmdb-$mmdb_key"
+prepare() {
+  if [ ! -x "$ghz" ]; then
+    log "installing ghz v0.120.0 from the Go module proxy"
+    GOBIN="$tools" go install github.com/bojand/ghz/cmd/ghz@v0.120.0
   fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'matplotlib==3.9.2'
-fi
-phase tools
+  if [ ! -s "$mmdb/bench-city.mmdb" ] || [ ! -s "$mmdb/bench-asn.mmdb" ]; then
+    log "generating the City and ASN databases (once; cached in $mmdb)"
+    rm -rf "$mmdb.tmp" && mkdir -p "$mmdb.tmp"
+    (cd bench/mmdbgen && GOFLAGS=-mod=readonly go run . -out "$mmdb.tmp" -seed "$seed")
+    rm -rf "$mmdb" && mv "$mmdb.tmp" "$mmdb"
+  fi
+  if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+    log "installing matplotlib into $venv"
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      # Debian splits venv support out of python3.
+      if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null;
+      else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv >/dev/null; fi
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'matplotlib==3.9.2'
+  fi
+}
+work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+pid=""
+prepare_pid=""
+cleanup() {
+  if [ -n "$prepare_pid" ]; then kill "$prepare_pid" 2>/dev/null || true; fi
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work folder kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+prepare &
+prepare_pid=$!
 
 # --- 2. build ---------------------------------------------------------------------------------
 cargo build --release --quiet -p gatehouse-server -p gatehouse-bench
 bin="$CARGO_TARGET_DIR/release/gatehouse"
 helper="$CARGO_TARGET_DIR/release/gatehouse-bench"
 phase build
+wait "$prepare_pid" || { log "installing the tools or generating the databases failed"; exit 1; }
+prepare_pid=""
+phase tools
 
 # --- 3. data ----------------------------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work folder kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-mmdb_key=$(cat bench/mmdbgen/main.go bench/mmdbgen/go.mod bench/mmdbgen/go.sum | sha256sum | cut -c1-16)
-mmdb="$data_cache/mmdb-$mmdb_key"
-if [ ! -s "$mmdb/bench-city.mmdb" ] || [ ! -s "$mmdb/bench-asn.mmdb" ]; then
-  log "generating the City and ASN databases (once; cached in $mmdb)"
-  mkdir -p "$mmdb.tmp"
-  (cd bench/mmdbgen && GOFLAGS=-mod=readonly go run . -out "$mmdb.tmp" -seed "$seed")
-  rm -rf "$mmdb" && mv "$mmdb.tmp" "$mmdb"
-fi
 "$helper" lists --dir "$work/lists" --seed "$seed" --list-scale "$list_scale" >"$work/lists.txt"
 phase data
 
@@ -279,7 +289,7 @@ cat >"$work/meta.json" <<EOF
   "data_dir_mb": $(du -sm "$work/data" | cut -f1),
   "load_average_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "cpus": $(nproc),
-  "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
+  "commit": "$(git describe --always --dirty 2>/dev/null || echo unknown)",
   "phases": "$(IFS=' '; echo "${phase_times[*]}")",
   "total_seconds": $(( $(date +%s) - started_at ))
 }
