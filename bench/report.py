@@ -122,7 +122,9 @@ def main():
         "",
         f"Run {now:%Y-%m-%d %H:%M} UTC, commit `{meta['commit']}`, {meta['cpus']} cores (ghz runs "
         f"on the same machine), load average at the end {meta['load_average_at_end']}. "
-        f"Each run {meta['duration']}, over loopback, secret key; reverse DNS off.",
+        f"Each run {meta['duration']} at the top concurrency and "
+        f"{meta.get('short_duration', meta['duration'])} below it, over loopback, secret key; "
+        "reverse DNS off.",
         "",
         f"Data: {meta['seed_report'].get('identities')} identities and "
         f"{meta['seed_report'].get('click_events')} click events "

@@ -20,8 +20,9 @@
 #    Last, it restarts the server once more, to time a restart after the benchmark's writes.
 # 5. Writes bench/results/latest.md and latest.png, and keeps a dated copy of both.
 #
-# Knobs (environment): BENCH_DURATION (10s per run), BENCH_CONCURRENCY ("1 32"; the last is the
-# one the targets are checked at), BENCH_IDENTITIES (100000), BENCH_CLICKS (1000000),
+# Knobs (environment): BENCH_DURATION (10s per run at the top level), BENCH_SHORT_DURATION (5s
+# per run at the other levels), BENCH_CONCURRENCY ("1 32"; the last is the one the targets are
+# checked at), BENCH_IDENTITIES (100000), BENCH_CLICKS (1000000),
 # BENCH_LIST_SCALE (1.0), BENCH_SWEEP_CONCURRENCY (64), BENCH_KEEP=1 keeps the work folder.
 # BENCH_PROFILE=1 also records the slowest RPC with `perf` into bench/results/profile-<rpc>.txt.
 set -euo pipefail
@@ -30,6 +31,8 @@ repo=$(pwd)
 started_at=$(date +%s)
 
 duration="${BENCH_DURATION:-10s}"
+# Runs below the top level only inform (latency with one client); they are shorter.
+short_duration="${BENCH_SHORT_DURATION:-5s}"
 levels="${BENCH_CONCURRENCY:-1 32}"
 identities="${BENCH_IDENTITIES:-100000}"
 clicks="${BENCH_CLICKS:-1000000}"
@@ -219,7 +222,9 @@ for entry in "${rpcs[@]}"; do
         "${auth[@]}" "$server" >/dev/null
     fi
     log "$name at concurrency $c"
-    run "$name-c$c" "$c" "$call" "$data" -z "$duration" "${auth[@]}"
+    length=$duration
+    [ "$c" = "${levels##* }" ] || length=$short_duration
+    run "$name-c$c" "$c" "$call" "$data" -z "$length" "${auth[@]}"
   done
 done
 
@@ -279,6 +284,7 @@ cat >"$work/meta.json" <<EOF
   "first_start_ms": $first_ready_ms,
   "first_start_rss_mb": $(( first_rss_kb / 1024 )),
   "duration": "$duration",
+  "short_duration": "$short_duration",
   "levels": [$(echo "$levels" | sed 's/ /, /g')],
   "sweep_concurrency": $sweep_concurrency,
   "identities": $identities,
