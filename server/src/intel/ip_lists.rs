@@ -669,6 +669,17 @@ mod tests {
         *state
     }
 
+    /// The map `build_map` must equal: `ranges` inserted one by one, in order.
+    fn inserted_in_order<K: Ord + Copy + StepLite>(
+        ranges: &[Labelled<K>],
+    ) -> RangeInclusiveMap<K, u32> {
+        let mut map = RangeInclusiveMap::new();
+        for &(start, end, label) in ranges {
+            map.insert(start..=end, label);
+        }
+        map
+    }
+
     #[test]
     fn bulk_built_maps_equal_inserting_in_list_order() {
         let mut state = 0x9e37_79b9_7f4a_7c15;
@@ -684,10 +695,7 @@ mod tests {
                     (a.min(b), a.max(b), label)
                 })
                 .collect();
-            let mut expected = RangeInclusiveMap::new();
-            for &(start, end, label) in &ranges {
-                expected.insert(start..=end, label);
-            }
+            let expected = inserted_in_order(&ranges);
             let built = build_map(ranges.clone());
             assert_eq!(
                 built.iter().collect::<Vec<_>>(),
@@ -702,10 +710,7 @@ mod tests {
             (u128::MAX - 2, u128::MAX, 2),
             (4, 9, 1),
         ];
-        let mut expected = RangeInclusiveMap::new();
-        for &(start, end, label) in &edges {
-            expected.insert(start..=end, label);
-        }
+        let expected = inserted_in_order(&edges);
         assert_eq!(
             build_map(edges).iter().collect::<Vec<_>>(),
             expected.iter().collect::<Vec<_>>()
