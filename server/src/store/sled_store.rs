@@ -89,9 +89,9 @@ fn transaction(trees: &[sled::Tree], batches: &[WriteBatch]) -> Result<(), Store
             spaces.push(space);
         }
     }
-    let trees: Vec<&sled::Tree> = spaces.iter().map(|space| &trees[space.index()]).collect();
+    let touched: Vec<&sled::Tree> = spaces.iter().map(|space| &trees[space.index()]).collect();
     let position = |space: &Keyspace| spaces.iter().position(|s| s == space).unwrap_or(0);
-    let outcome: Result<(), TransactionError<()>> = trees.as_slice().transaction(|views| {
+    let outcome: Result<(), TransactionError<()>> = touched.as_slice().transaction(|views| {
         for op in batches.iter().flat_map(WriteBatch::ops) {
             match op {
                 WriteOp::Put { space, key, value } => {
