@@ -30,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        // prost's codec, but a body that does not decode is INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::codec::Codec")
         .build_server(env::var_os("CARGO_FEATURE_SERVER").is_some())
         .build_client(env::var_os("CARGO_FEATURE_CLIENT").is_some())
         .compile_fds(descriptors)?;

@@ -7,6 +7,8 @@
 #![allow(missing_docs)] // generated code carries the .proto comments as its docs
 #![allow(clippy::all)]
 
+pub mod codec;
+
 /// Version 1 of the contract.
 pub mod v1 {
     tonic::include_proto!("gatehouse.v1");

@@ -1,15 +1,18 @@
 //! The one error type every SDK call returns, with variants a caller can act on.
 
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
-/// What went wrong with a call, decided from the server's stable reason
-/// (`x-gatehouse-reason`) and, failing that, from the gRPC status code.
+/// What went wrong with a call, decided from the server's stable reason (the
+/// `google.rpc.ErrorInfo` in the status details, or the `x-gatehouse-reason` metadata of older
+/// servers) and, failing both, from the gRPC status code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     /// A field of the request is invalid; the message names it and says how to fix it.
     #[error("invalid request: {message}")]
     InvalidInput {
-        /// The field named by the server, when the message starts with one.
+        /// The field the server named (`ErrorInfo` metadata `field`, or the first
+        /// `BadRequest` violation).
         field: Option<String>,
         /// The server's message.
         message: String,
@@ -77,14 +80,27 @@ impl ClientError {
     /// Maps a status, at time `now_unix_seconds` (for the retry delay).
     pub fn from_status_at(status: &Status, now_unix_seconds: u64) -> Self {
         let message = status.message().to_string();
-        let reason = status
-            .metadata()
-            .get("x-gatehouse-reason")
-            .and_then(|value| value.to_str().ok())
+        let details = status.get_error_details();
+        let info = details.error_info();
+        let reason = info
+            .map(|info| info.reason.as_str())
+            .or_else(|| {
+                status
+                    .metadata()
+                    .get("x-gatehouse-reason")
+                    .and_then(|value| value.to_str().ok())
+            })
             .unwrap_or_default();
         match (reason, status.code()) {
             ("INVALID_REQUEST", _) | ("", Code::InvalidArgument) => ClientError::InvalidInput {
-                field: field_of(&message),
+                field: info
+                    .and_then(|info| info.metadata.get("field").cloned())
+                    .or_else(|| {
+                        details
+                            .bad_request()
+                            .and_then(|bad| bad.field_violations.first())
+                            .map(|violation| violation.field.clone())
+                    }),
                 message,
             },
             ("UNAUTHORIZED", _) | ("", Code::Unauthenticated | Code::PermissionDenied) => {
@@ -96,6 +112,11 @@ impl ClientError {
             ("NOT_FOUND", _) | ("", Code::NotFound) => ClientError::NotFound { message },
             ("CONFLICT", _) | ("", Code::AlreadyExists) => ClientError::Conflict { message },
             ("RATE_LIMITED", _) | ("", Code::ResourceExhausted) => {
+                if let Some(delay) = details.retry_info().and_then(|retry| retry.retry_delay) {
+                    return ClientError::RateLimited {
+                        retry_after_seconds: delay.as_secs(),
+                    };
+                }
                 let reset = status
                     .metadata()
                     .get("x-ratelimit-reset")
@@ -106,7 +127,8 @@ impl ClientError {
                     retry_after_seconds: reset.saturating_sub(now_unix_seconds),
                 }
             }
-            ("", Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
+            ("UNAVAILABLE", _)
+            | ("", Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
                 ClientError::Network { message }
             }
             _ => ClientError::Server { message },
@@ -132,16 +154,6 @@ impl From<tonic::transport::Error> for ClientError {
     }
 }
 
-/// The server's messages for invalid input start with the field: `settings.retention_days: ...`.
-fn field_of(message: &str) -> Option<String> {
-    let (field, _) = message.split_once(": ")?;
-    let is_field = !field.is_empty()
-        && field
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
-    is_field.then(|| field.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +164,53 @@ mod tests {
             .metadata_mut()
             .insert("x-gatehouse-reason", reason.parse().unwrap());
         status
+    }
+
+    #[test]
+    fn the_field_and_the_retry_delay_come_from_the_details_not_the_message() {
+        use std::collections::HashMap;
+
+        use tonic_types::ErrorDetails;
+
+        let mut details = ErrorDetails::with_error_info(
+            "INVALID_REQUEST",
+            "gatehouse",
+            HashMap::from([("field".to_string(), "settings.retention_days".to_string())]),
+        );
+        details.add_bad_request_violation("settings.retention_days", "must be 1-3650");
+        // The message deliberately does not start with the field.
+        let invalid = Status::with_error_details(
+            Code::InvalidArgument,
+            "must be between 1 and 3650",
+            details,
+        );
+        assert_eq!(
+            ClientError::from_status_at(&invalid, 0),
+            ClientError::InvalidInput {
+                field: Some("settings.retention_days".into()),
+                message: "must be between 1 and 3650".into()
+            }
+        );
+        let only_violation = Status::with_error_details(
+            Code::InvalidArgument,
+            "bad",
+            ErrorDetails::with_bad_request_violation("ip", "not an address"),
+        );
+        assert!(matches!(
+            ClientError::from_status_at(&only_violation, 0),
+            ClientError::InvalidInput { field: Some(field), .. } if field == "ip"
+        ));
+        let mut limited = ErrorDetails::with_error_info("RATE_LIMITED", "gatehouse", HashMap::new());
+        limited.set_retry_info(Some(std::time::Duration::from_secs(17)));
+        assert_eq!(
+            ClientError::from_status_at(
+                &Status::with_error_details(Code::ResourceExhausted, "slow down", limited),
+                0
+            ),
+            ClientError::RateLimited {
+                retry_after_seconds: 17
+            }
+        );
     }
 
     #[test]
@@ -167,7 +226,7 @@ mod tests {
         assert_eq!(
             invalid,
             ClientError::InvalidInput {
-                field: Some("settings.retention_days".into()),
+                field: None,
                 message: "settings.retention_days: must be 1-3650".into()
             }
         );

@@ -15,7 +15,7 @@ use tonic::{
     codec::Codec,
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
 
 pub use json::{JsonOptions, methods};
@@ -167,16 +167,27 @@ fn api_key_value(api_key: &str) -> Result<MetadataValue<Ascii>, ClientError> {
 }
 
 fn endpoint(config: &ClientConfig) -> Result<Endpoint, ClientError> {
-    Ok(Endpoint::from_shared(config.endpoint.clone())
-        .map_err(|_| ClientError::InvalidInput {
-            field: Some("endpoint".into()),
-            message: format!(
-                "endpoint: {:?} is not a URL; write it as http://host:port",
+    let invalid = |problem: String| ClientError::InvalidInput {
+        field: Some("endpoint".into()),
+        message: format!("endpoint: {problem}"),
+    };
+    let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
+        .map_err(|_| {
+            invalid(format!(
+                "{:?} is not a URL; write it as http://host:port or https://host:port",
                 config.endpoint
-            ),
+            ))
         })?
         .timeout(config.timeout)
-        .connect_timeout(config.connect_timeout))
+        .connect_timeout(config.connect_timeout);
+    if config.endpoint.starts_with("https://") {
+        // A server with its own certificate, or behind a TLS proxy: verified against the
+        // Mozilla roots.
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().with_enabled_roots())
+            .map_err(|error| invalid(format!("cannot set up TLS: {error}")))?;
+    }
+    Ok(endpoint)
 }
 
 /// A client of every Gatehouse service over one connection. Cheap to clone; clones share the
