@@ -11,7 +11,9 @@ use http::{HeaderMap, HeaderValue};
 use tower::{Layer, Service};
 
 use crate::{
+    edge::{ClientAddr, Connection, TrustedProxies, client_ip},
     error::ApiError,
+    telemetry::{CallFacts, metrics},
     tenancy::{
         KeyHash, KeyKind, KeyOwner, RateDecision, RateLimiter, Tenancy, Tenant, TenantId, origins,
     },
@@ -188,20 +190,47 @@ pub struct Gate {
     tenancy: Tenancy,
     admin_token: KeyHash,
     limiter: RateLimiter,
+    trusted_proxies: Arc<TrustedProxies>,
+    admin_needs_client_certificate: bool,
 }
 
 impl Gate {
-    /// A gate that knows the tenants and the operator's admin token.
+    /// A gate that knows the tenants and the operator's admin token; it trusts no proxy and
+    /// asks for no client certificate until told otherwise ([`Gate::with_edge`]).
     pub fn new(tenancy: Tenancy, admin_token: &str) -> Self {
         Self {
             tenancy,
             admin_token: KeyHash::of(admin_token),
             limiter: RateLimiter::new(),
+            trusted_proxies: Arc::default(),
+            admin_needs_client_certificate: false,
         }
     }
 
-    /// Decides on a request from its path and metadata.
-    pub fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Admission, Refusal> {
+    /// Which proxies name the client, and whether the admin token needs a verified client
+    /// certificate on its connection (mTLS).
+    pub fn with_edge(
+        mut self,
+        trusted_proxies: Arc<TrustedProxies>,
+        admin_needs_client_certificate: bool,
+    ) -> Self {
+        self.trusted_proxies = trusted_proxies;
+        self.admin_needs_client_certificate = admin_needs_client_certificate;
+        self
+    }
+
+    /// The client of a request that came over `connection`, as the edge decides it.
+    pub fn client(&self, connection: &Connection, headers: &HeaderMap) -> ClientAddr {
+        ClientAddr(client_ip(connection.peer, headers, &self.trusted_proxies))
+    }
+
+    /// Decides on a request from its path, metadata and connection (none in in-process tests).
+    pub fn admit(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        connection: Option<&Connection>,
+    ) -> Result<Admission, Refusal> {
         let policy = method_policy(path);
         if policy.access == Access::Public {
             return Ok(Admission {
@@ -215,6 +244,16 @@ impl Gate {
             .get(http::header::ORIGIN)
             .map(|origin| origin.to_str().unwrap_or("(not text)"));
         if is_admin {
+            if self.admin_needs_client_certificate
+                && !connection.is_some_and(|connection| connection.client_certificate)
+            {
+                return Err(ApiError::Unauthenticated(
+                    "the admin token needs a client certificate on this server (mTLS): connect \
+                     with a certificate signed by the configured tls_client_ca"
+                        .into(),
+                )
+                .into());
+            }
             if origin.is_some() {
                 return Err(ApiError::PermissionDenied(
                     "the admin token must never be used in a browser; call from your server".into(),
@@ -437,24 +476,47 @@ where
         // The clone is not ready; swap so the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let admission = self.gate.admit(request.uri().path(), request.headers());
+        let connection = request.extensions().get::<Connection>().copied();
+        let client = connection.map(|connection| self.gate.client(&connection, request.headers()));
+        let admission =
+            self.gate
+                .admit(request.uri().path(), request.headers(), connection.as_ref());
         Box::pin(async move {
             match admission {
                 Ok(Admission { caller, rate }) => {
+                    let tenant_id = match &caller {
+                        Some(Caller::Tenant { tenant, .. }) => Some(tenant.id.clone()),
+                        _ => None,
+                    };
                     if let Some(caller) = caller {
                         request.extensions_mut().insert(caller);
+                    }
+                    if let Some(client) = client {
+                        request.extensions_mut().insert(client);
                     }
                     let mut response = inner.call(request).await?;
                     if let Some(rate) = rate {
                         write_rate_headers(response.headers_mut(), &rate);
                     }
+                    response.extensions_mut().insert(CallFacts {
+                        tenant_id,
+                        client: client.map(|client| client.0),
+                    });
                     Ok(response)
                 }
                 Err(Refusal { error, rate }) => {
+                    metrics()
+                        .refusals
+                        .with_label_values(&[error.reason().as_str()])
+                        .inc();
                     let mut response = tonic::Status::from(error).into_http::<tonic::body::Body>();
                     if let Some(rate) = rate {
                         write_rate_headers(response.headers_mut(), &rate);
                     }
+                    response.extensions_mut().insert(CallFacts {
+                        tenant_id: None,
+                        client: client.map(|client| client.0),
+                    });
                     Ok(response)
                 }
             }

@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// Folder of IP list files.
     #[arg(long, value_name = "DIR")]
     pub ip_lists_dir: Option<PathBuf>,
+    /// PEM certificate chain: both listeners serve TLS (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -74,6 +80,8 @@ impl ServeArgs {
             geoip_city_db: self.geoip_city_db.clone(),
             geoip_asn_db: self.geoip_asn_db.clone(),
             ip_lists_dir: self.ip_lists_dir.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
         }
     }
 }

@@ -43,6 +43,18 @@ pub const ENV_KEYS: &[&str] = &[
     "webhooks_retry_hours",
     "public_url",
     "store_cache_mb",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "tls_reload_seconds",
+    "trusted_proxies",
+    "proxy_protocol",
+    "http_proxy_protocol",
+    "metrics_enabled",
+    "metrics_listen",
+    "metrics_tenant_label",
+    "access_log",
+    "access_log_sample",
 ];
 
 /// How often the IP list folder is checked for changes, in seconds.
@@ -122,6 +134,59 @@ pub struct Config {
     /// The store's page cache, in MiB. Larger keeps more of the data set in memory (fewer reads
     /// from disk on the read path) at the cost of resident memory.
     pub store_cache_mb: u64,
+    /// PEM certificate chain; with `tls_key`, both listeners serve TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM bundle of CAs; when set, callers with the admin token must present a client
+    /// certificate it verifies (mTLS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// How often the TLS files are checked for changes, in seconds (SIGHUP reloads at once).
+    pub tls_reload_seconds: u64,
+    /// Proxies (addresses or CIDRs) whose `Forwarded` / `X-Forwarded-For` / `X-Real-IP` headers
+    /// and PROXY protocol headers name the client; from other peers they are ignored.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+    /// Every connection to the gRPC listener starts with a PROXY protocol (v1 or v2) header.
+    pub proxy_protocol: bool,
+    /// Every connection to the HTTP listener starts with a PROXY protocol (v1 or v2) header.
+    pub http_proxy_protocol: bool,
+    /// Record request metrics (store, webhook and intelligence metrics are always kept).
+    pub metrics_enabled: bool,
+    /// A separate plain-HTTP address for `/metrics`; on the HTTP listener when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Count requests per tenant too (one series per tenant: mind the cardinality).
+    pub metrics_tenant_label: bool,
+    /// Write one access log line per request.
+    pub access_log: bool,
+    /// The share of successful requests logged, 0.0-1.0; failures are always logged.
+    pub access_log_sample: f64,
+}
+
+/// A list from TOML (`["10.0.0.0/8", "::1"]`) or a comma-separated string (an environment
+/// variable: `GATEHOUSE_TRUSTED_PROXIES=10.0.0.0/8,::1`).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(list) => list,
+        ListOrText::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 impl Default for Config {
@@ -150,6 +215,18 @@ impl Default for Config {
             webhooks_retry_hours: crate::webhooks::DEFAULT_RETRY_FOR.as_secs() / 3600,
             public_url: None,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_reload_seconds: crate::edge::tls::DEFAULT_TLS_RELOAD_SECONDS,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
+            http_proxy_protocol: false,
+            metrics_enabled: true,
+            metrics_listen: None,
+            metrics_tenant_label: false,
+            access_log: true,
+            access_log_sample: 1.0,
         }
     }
 }
@@ -192,6 +269,12 @@ pub struct ConfigOverrides {
     /// `--ip-lists-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_lists_dir: Option<PathBuf>,
+    /// `--tls-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -231,7 +314,50 @@ impl Config {
                 ));
             }
         }
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(ConfigError(
+                "tls_cert and tls_key go together: set both to serve TLS, or neither".into(),
+            ));
+        }
+        if config.tls_client_ca.is_some() && config.tls_cert.is_none() {
+            return Err(ConfigError(
+                "tls_client_ca needs TLS: set tls_cert and tls_key too".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&config.access_log_sample) {
+            return Err(ConfigError(
+                "access_log_sample must be between 0.0 and 1.0 (the share of successful \
+                 requests logged)"
+                    .into(),
+            ));
+        }
+        crate::edge::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|error| ConfigError(error.to_string()))?;
+        if (config.proxy_protocol || config.http_proxy_protocol)
+            && config.trusted_proxies.is_empty()
+        {
+            return Err(ConfigError(
+                "proxy_protocol needs trusted_proxies: list the load balancers' addresses, \
+                 the only peers allowed to send PROXY headers"
+                    .into(),
+            ));
+        }
         Ok(config)
+    }
+
+    /// The TLS settings, when TLS is on.
+    pub fn tls(&self) -> Option<crate::edge::TlsSettings> {
+        Some(crate::edge::TlsSettings {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+            reload_every: std::time::Duration::from_secs(self.tls_reload_seconds.max(1)),
+        })
+    }
+
+    /// The trusted proxies (checked by [`Config::load`]).
+    pub fn trusted_proxies(&self) -> crate::edge::TrustedProxies {
+        crate::edge::TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default()
     }
 
     /// The intelligence settings.
@@ -296,6 +422,41 @@ mod tests {
             .join("tests/fixtures/config-unknown-key.toml");
         let error = Config::load(Some(&path), &ConfigOverrides::default()).unwrap_err();
         assert!(error.to_string().contains("listne"), "{error}");
+    }
+
+    #[test]
+    fn the_deploy_example_loads() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/gatehouse.toml");
+        let config = Config::load(Some(&path), &ConfigOverrides::default()).unwrap();
+        assert!(!config.trusted_proxies().is_empty());
+    }
+
+    #[test]
+    fn proxy_and_tls_settings_are_checked_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "tls_cert = \"/c.pem\"\n",
+                "tls_cert and tls_key go together",
+            ),
+            ("tls_client_ca = \"/ca.pem\"\n", "tls_client_ca needs TLS"),
+            (
+                "proxy_protocol = true\n",
+                "proxy_protocol needs trusted_proxies",
+            ),
+            ("trusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n", "\"nope\""),
+            ("access_log_sample = 2.0\n", "access_log_sample"),
+        ];
+        for (text, expected) in cases {
+            let path = dir.path().join("config.toml");
+            std::fs::write(&path, text).unwrap();
+            let error = Config::load(Some(&path), &ConfigOverrides::default()).unwrap_err();
+            assert!(error.to_string().contains(expected), "{text}: {error}");
+        }
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "trusted_proxies = \"10.0.0.0/8, ::1\"\n").unwrap();
+        let config = Config::load(Some(&path), &ConfigOverrides::default()).unwrap();
+        assert_eq!(config.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
     }
 
     #[test]

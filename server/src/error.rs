@@ -1,15 +1,29 @@
 //! Errors the services return, and their one mapping to gRPC status codes.
 //!
-//! Every refusal carries a stable [`ErrorReason`] in the `x-gatehouse-reason` metadata and a
-//! message that names the field or the fix. Internal failures are logged with their cause and
-//! answered with a generic message, so nothing about the server's insides leaks to callers.
+//! Every refusal carries a stable [`ErrorReason`] twice: in the `x-gatehouse-reason` metadata and
+//! in the standard gRPC error model's `google.rpc.ErrorInfo` (reason, domain [`ERROR_DOMAIN`], and
+//! the field in its metadata), with `google.rpc.BadRequest` field violations for invalid input and
+//! `google.rpc.RetryInfo` on rate limits. The message names the field or the fix. Internal
+//! failures are logged with their cause and answered with a generic message, so nothing about the
+//! server's insides leaks to callers. Statuses made by tonic itself (an undecodable body, an
+//! unknown method) get the same details in [`complete_status`], so every error a client sees
+//! has them.
+
+use std::collections::HashMap;
 
 use tonic::{Code, Status, metadata::MetadataValue};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::store::StoreError;
 
 /// The metadata key that carries the [`ErrorReason`] of a refusal.
 pub const REASON_METADATA_KEY: &str = "x-gatehouse-reason";
+
+/// The `domain` of every `google.rpc.ErrorInfo` Gatehouse sends.
+pub const ERROR_DOMAIN: &str = "gatehouse";
+
+/// The `google.rpc.ErrorInfo` metadata key that names the invalid field.
+pub const FIELD_METADATA_KEY: &str = "field";
 
 /// The stable, machine-readable reason of a refusal (mirrors `gatehouse.v1.ErrorReason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +42,10 @@ pub enum ErrorReason {
     Conflict,
     /// A failure inside the server.
     Internal,
+    /// No such method: the client and server disagree on the contract.
+    Unimplemented,
+    /// The server cannot answer right now (shutting down, a dependency down); retry later.
+    Unavailable,
 }
 
 impl ErrorReason {
@@ -41,6 +59,25 @@ impl ErrorReason {
             ErrorReason::RateLimited => "RATE_LIMITED",
             ErrorReason::Conflict => "CONFLICT",
             ErrorReason::Internal => "INTERNAL",
+            ErrorReason::Unimplemented => "UNIMPLEMENTED",
+            ErrorReason::Unavailable => "UNAVAILABLE",
+        }
+    }
+
+    /// The reason of a status that did not come from an [`ApiError`], from its code.
+    pub fn of_code(code: Code) -> Self {
+        match code {
+            Code::InvalidArgument | Code::OutOfRange => ErrorReason::InvalidRequest,
+            Code::Unauthenticated | Code::PermissionDenied => ErrorReason::Unauthorized,
+            Code::FailedPrecondition => ErrorReason::PaymentRequired,
+            Code::NotFound => ErrorReason::NotFound,
+            Code::AlreadyExists | Code::Aborted => ErrorReason::Conflict,
+            Code::ResourceExhausted => ErrorReason::RateLimited,
+            Code::Unimplemented => ErrorReason::Unimplemented,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                ErrorReason::Unavailable
+            }
+            Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => ErrorReason::Internal,
         }
     }
 
@@ -54,6 +91,8 @@ impl ErrorReason {
             ErrorReason::Conflict => 409,
             ErrorReason::RateLimited => 429,
             ErrorReason::Internal => 500,
+            ErrorReason::Unimplemented => 501,
+            ErrorReason::Unavailable => 503,
         }
     }
 }
@@ -150,13 +189,52 @@ impl From<ApiError> for Status {
             }
             other => other.to_string(),
         };
-        let mut status = Status::new(error.code(), message);
-        status.metadata_mut().insert(
-            REASON_METADATA_KEY,
-            MetadataValue::from_static(error.reason().as_str()),
-        );
-        status
+        let reason = error.reason();
+        let mut metadata = HashMap::new();
+        let mut details = ErrorDetails::new();
+        match &error {
+            ApiError::InvalidArgument { field, problem } => {
+                metadata.insert(FIELD_METADATA_KEY.to_string(), field.clone());
+                details.add_bad_request_violation(field.clone(), problem.clone());
+            }
+            ApiError::RateLimited {
+                limit,
+                retry_after_seconds,
+            } => {
+                metadata.insert("limit_per_minute".to_string(), limit.to_string());
+                details.set_retry_info(Some(std::time::Duration::from_secs(*retry_after_seconds)));
+            }
+            _ => {}
+        }
+        details.set_error_info(reason.as_str(), ERROR_DOMAIN, metadata);
+        with_reason(
+            Status::with_error_details(error.code(), message, details),
+            reason,
+        )
     }
+}
+
+fn with_reason(mut status: Status, reason: ErrorReason) -> Status {
+    status.metadata_mut().insert(
+        REASON_METADATA_KEY,
+        MetadataValue::from_static(reason.as_str()),
+    );
+    status
+}
+
+/// The same status with the details every Gatehouse error carries, for a status that lacks them
+/// (one tonic made itself: a body that does not decode, a message over the size limit, an
+/// unknown method); `None` when it already has them or is not an error.
+pub fn complete_status(status: &Status) -> Option<Status> {
+    if status.code() == Code::Ok || !status.details().is_empty() {
+        return None;
+    }
+    let reason = ErrorReason::of_code(status.code());
+    let details = ErrorDetails::with_error_info(reason.as_str(), ERROR_DOMAIN, HashMap::new());
+    Some(with_reason(
+        Status::with_error_details(status.code(), status.message(), details),
+        reason,
+    ))
 }
 
 #[cfg(test)]
@@ -211,6 +289,58 @@ mod tests {
             assert_eq!(status.code(), code);
             assert_eq!(status.metadata().get(REASON_METADATA_KEY).unwrap(), reason);
         }
+    }
+
+    #[test]
+    fn every_error_carries_error_info_and_the_field() {
+        let status = Status::from(ApiError::invalid("ip", "must be an IP address"));
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.reason, "INVALID_REQUEST");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(info.metadata.get(FIELD_METADATA_KEY).unwrap(), "ip");
+        let violations = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(violations[0].field, "ip");
+        let limited = Status::from(ApiError::RateLimited {
+            limit: 5,
+            retry_after_seconds: 7,
+        });
+        assert_eq!(
+            limited.get_details_retry_info().unwrap().retry_delay,
+            Some(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(
+            Status::from(ApiError::NotFound("x".into()))
+                .get_details_error_info()
+                .unwrap()
+                .reason,
+            "NOT_FOUND"
+        );
+    }
+
+    #[test]
+    fn statuses_tonic_makes_are_completed_once() {
+        let completed =
+            complete_status(&Status::invalid_argument("request body does not decode")).unwrap();
+        assert_eq!(completed.code(), Code::InvalidArgument);
+        assert_eq!(completed.message(), "request body does not decode");
+        assert_eq!(
+            completed.get_details_error_info().unwrap().reason,
+            "INVALID_REQUEST"
+        );
+        assert_eq!(
+            completed.metadata().get(REASON_METADATA_KEY).unwrap(),
+            "INVALID_REQUEST"
+        );
+        assert!(complete_status(&completed).is_none(), "already complete");
+        assert!(complete_status(&Status::ok("")).is_none());
+        assert_eq!(
+            complete_status(&Status::unimplemented(""))
+                .unwrap()
+                .get_details_error_info()
+                .unwrap()
+                .reason,
+            "UNIMPLEMENTED"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! The HTTP port: `/healthz` for load balancers, and `/r/{keyname}`, the smart URL redirect a user
-//! can put in an ad without writing code.
+//! The HTTP port: `/healthz` for load balancers, `/metrics` for Prometheus (unless it has a
+//! listener of its own), and `/r/{keyname}`, the smart URL redirect a user can put in an ad without
+//! writing code. Every request first learns who its client is from the edge, then passes the
+//! observer that counts and logs it.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
-    Json, Router,
-    extract::{ConnectInfo, Path, State},
+    Extension, Json, Router,
+    extract::{ConnectInfo, Path, Request, State},
     http::{HeaderMap, StatusCode, Uri, header},
+    middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
@@ -14,7 +17,9 @@ use serde_json::{Value, json};
 
 use crate::{
     api::smart_url::confirm_url,
+    edge::{ClientAddr, Connection, TrustedProxies, client_ip},
     engine::{Engine, VisitorQuery},
+    telemetry::{AccessLog, CallFacts, Verdict},
     tenancy::{Tenancy, Tenant},
     time::now_ms,
 };
@@ -28,15 +33,54 @@ pub struct HttpState {
     pub tenancy: Tenancy,
     /// Where the HTTP port is reached from outside.
     pub public_url: String,
+    /// Which peers may name the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// The access log.
+    pub access_log: Arc<AccessLog>,
+    /// Whether `/metrics` is served here (it is not when it has a listener of its own).
+    pub serve_metrics: bool,
 }
 
 /// The HTTP routes.
 pub fn router(state: HttpState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/r/{keyname}", get(redirect))
-        .route("/r/{keyname}/confirm", post(confirm))
+        .route("/r/{keyname}/confirm", post(confirm));
+    if state.serve_metrics {
+        routes = routes.route("/metrics", get(crate::telemetry::http::render_metrics));
+    }
+    routes
+        .layer(middleware::from_fn_with_state(
+            state.access_log.clone(),
+            crate::telemetry::http::observe,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            identify_client,
+        ))
         .with_state(state)
+}
+
+/// The routes of a listener that serves only `/metrics` (`metrics_listen`).
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", get(crate::telemetry::http::render_metrics))
+}
+
+/// Puts the edge's answer to "who is the client" on the request, for every route.
+async fn identify_client(
+    State(trusted_proxies): State<Arc<TrustedProxies>>,
+    ConnectInfo(connection): ConnectInfo<Connection>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = ClientAddr(client_ip(
+        connection.peer,
+        request.headers(),
+        &trusted_proxies,
+    ));
+    request.extensions_mut().insert(client);
+    next.run(request).await
 }
 
 async fn healthz() -> Json<Value> {
@@ -108,7 +152,7 @@ fetch("/r/{keyname}/confirm", {{method: "POST", credentials: "omit"}})
 
 async fn redirect(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddr>,
     Path(keyname): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -118,7 +162,7 @@ async fn redirect(
         Err(unavailable) => return unavailable.into_response(),
     };
     let query = VisitorQuery {
-        ip: peer.ip(),
+        ip: client.0,
         // A missing user agent is itself a bot signal; the engine sees it as empty.
         user_agent: headers
             .get(header::USER_AGENT)
@@ -142,32 +186,45 @@ async fn redirect(
             &confirm_url(&state.public_url, &keyname),
         )
         .await;
-    match route {
+    let facts = CallFacts {
+        tenant_id: Some(tenant.id.clone()),
+        client: Some(client.0),
+    };
+    let mut response = match route {
         Ok(route) if route.js_pending => (
             StatusCode::OK,
             [(header::CACHE_CONTROL, "no-store")],
             Html(confirmation_page(&keyname)),
         )
             .into_response(),
-        Ok(route) if !route.redirect_to.is_empty() => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, route.redirect_to),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-            ],
-        )
-            .into_response(),
+        Ok(route) if !route.redirect_to.is_empty() => {
+            let mut response = (
+                StatusCode::FOUND,
+                [
+                    (header::LOCATION, route.redirect_to),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+            )
+                .into_response();
+            response.extensions_mut().insert(Verdict::new(
+                "smart_url",
+                route.verdict.decision.activity.label(),
+            ));
+            response
+        }
         Ok(_) => Unavailable::Missing.into_response(),
         Err(error) => {
             tracing::error!(%error, keyname, "smart URL redirect failed");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.\n")
         }
-    }
+    };
+    response.extensions_mut().insert(facts);
+    response
 }
 
 async fn confirm(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientAddr>,
     Path(keyname): Path<String>,
 ) -> Response {
     let tenant = match link_owner(&state, &keyname) {
@@ -175,7 +232,7 @@ async fn confirm(
         Err(unavailable) => return unavailable.into_response(),
     };
     let until = now_ms() + i64::from(tenant.settings.js_confirmation_seconds) * 1000;
-    let ip = crate::intel::ip_lists::canonical(peer.ip());
+    let ip = crate::intel::ip_lists::canonical(client.0);
     match state
         .engine
         .smart_urls

@@ -3,7 +3,6 @@
 
 use std::{io::Write, path::Path, sync::Arc};
 
-use axum::serve::ListenerExt;
 use gatehouse_proto::v1::{
     admin_service_server::AdminServiceServer, blocker_service_server::BlockerServiceServer,
     decision_service_server::DecisionServiceServer, identity_service_server::IdentityServiceServer,
@@ -11,7 +10,7 @@ use gatehouse_proto::v1::{
     verify_service_server::VerifyServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 use tower_http::cors::CorsLayer;
 
 use crate::{
@@ -21,9 +20,11 @@ use crate::{
     },
     auth::{Gate, GateLayer},
     config::Config,
+    edge::{Connection, EdgeListener, ListenerOptions, TlsConfig, TlsError},
     engine::Engine,
     intel::{Intel, IntelError},
     store::{SledStore, Store},
+    telemetry::{AccessLog, grpc::GrpcTelemetryLayer, metrics},
     tenancy::{Tenancy, generate_admin_token},
     webhooks::Webhooks,
 };
@@ -57,6 +58,9 @@ pub enum ServeError {
     /// Reflection could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS certificate, key or client CA could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -66,6 +70,17 @@ fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeE
 
 /// Runs the server until a shutdown signal.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
+    metrics().configure(config.metrics_enabled, config.metrics_tenant_label);
+    // Bad TLS material stops the start, before anything is opened.
+    let tls = config.tls().map(TlsConfig::load).transpose()?;
+    // SIGHUP reloads the certificate; without TLS it must still not end the process (its
+    // default action), since `systemctl reload` sends it.
+    let _reloader = match &tls {
+        Some(tls) => tls.spawn_reloader(),
+        None => spawn_hangup_ignorer(),
+    };
+    let trusted_proxies = Arc::new(config.trusted_proxies());
+    let access_log = Arc::new(AccessLog::new(config.access_log, config.access_log_sample));
     std::fs::create_dir_all(&config.data_dir).map_err(io_error(format!(
         "cannot create the data dir {}",
         config.data_dir.display()
@@ -83,7 +98,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let admin_token = resolve_admin_token(&config)?;
     let shared_store: Arc<dyn Store> = Arc::new(store.clone());
     let tenancy = Tenancy::new(shared_store.clone());
-    let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token));
+    let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token).with_edge(
+        trusted_proxies.clone(),
+        tls.as_ref().is_some_and(|tls| tls.verifies_clients()),
+    ));
     let intel = match intel_loading.await {
         Ok(loaded) => Arc::new(loaded?),
         // A panic while loading is raised here, as it was when the load ran on this thread.
@@ -143,9 +161,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             "cannot listen on {} (--http-listen)",
             config.http_listen
         )))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(address) => Some(TcpListener::bind(address).await.map_err(io_error(format!(
+            "cannot listen on {address} (metrics_listen)"
+        )))?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         grpc = %local_addr(&grpc_listener),
         http = %local_addr(&http_listener),
+        tls = tls.is_some(),
+        trusted_proxies = config.trusted_proxies.len(),
         data_dir = %config.data_dir.display(),
         "gatehouse is serving"
     );
@@ -153,12 +180,31 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", local_addr(&http_listener)));
+        .unwrap_or_else(|| format!("{scheme}://{}", local_addr(&http_listener)));
+    let grpc_edge = EdgeListener::new(
+        grpc_listener,
+        ListenerOptions {
+            tls: tls.clone(),
+            proxy_protocol: config.proxy_protocol,
+            trusted_proxies: trusted_proxies.clone(),
+        },
+    )
+    .map_err(io_error("cannot read the gRPC listener's address"))?;
+    let http_edge = EdgeListener::new(
+        http_listener,
+        ListenerOptions {
+            tls,
+            proxy_protocol: config.http_proxy_protocol,
+            trusted_proxies: trusted_proxies.clone(),
+        },
+    )
+    .map_err(io_error("cannot read the HTTP listener's address"))?;
     let tenancy_for_http = tenancy.clone();
     let (stop_sender, stop) = watch::channel(false);
     let grpc = Server::builder()
         .accept_http1(true)
         .layer(cors(tenancy.origins()))
+        .layer(GrpcTelemetryLayer::new(access_log.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GateLayer::new(gate))
         .add_service(health_service)
@@ -177,23 +223,31 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         )))
         .add_service(IdentityServiceServer::new(IdentityApi::new(engine.clone())))
         .add_service(VerifyServiceServer::new(VerifyApi::new(engine.clone())))
-        .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), wait_for_stop(stop.clone()));
+        .serve_with_incoming_shutdown(grpc_edge.into_stream(), wait_for_stop(stop.clone()));
     let http_state = crate::http::HttpState {
         engine,
         tenancy: tenancy_for_http,
         public_url,
+        trusted_proxies,
+        access_log,
+        serve_metrics: metrics_listener.is_none(),
     };
     let http = axum::serve(
-        http_listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
-            }
-        }),
-        crate::http::router(http_state)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        http_edge,
+        crate::http::router(http_state).into_make_service_with_connect_info::<Connection>(),
     )
-    .with_graceful_shutdown(wait_for_stop(stop));
-    let servers = async { tokio::join!(grpc, http) };
+    .with_graceful_shutdown(wait_for_stop(stop.clone()));
+    let metrics_http = async {
+        match metrics_listener {
+            Some(listener) => {
+                axum::serve(listener, crate::http::metrics_router())
+                    .with_graceful_shutdown(wait_for_stop(stop))
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let servers = async { tokio::join!(grpc, http, metrics_http) };
     tokio::pin!(servers);
     let stopping = async move {
         shutdown_signal().await;
@@ -203,9 +257,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        (grpc_result, http_result) = &mut servers => {
+        (grpc_result, http_result, metrics_result) = &mut servers => {
             grpc_result?;
             http_result.map_err(io_error("HTTP server failed"))?;
+            metrics_result.map_err(io_error("metrics server failed"))?;
         }
         () = stopping => {
             tracing::warn!(
@@ -217,6 +272,20 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     store.flush()?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// Answers SIGHUP when there is nothing to reload, so that it does not stop the server.
+fn spawn_hangup_ignorer() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        #[cfg(unix)]
+        if let Ok(mut hangup) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: nothing to reload (no TLS certificate configured)");
+            }
+        }
+    })
 }
 
 /// How often old click events are removed.
@@ -319,13 +388,6 @@ fn cors(origins: crate::tenancy::BrowserOrigins) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// The accepted gRPC connections, with TCP_NODELAY: replies go out at once. Without it, Nagle's
-/// algorithm holds a reply's last frames until the client's delayed ACK (up to 40 ms on Linux),
-/// and tonic sets it only on listeners it binds itself.
-fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
 fn local_addr(listener: &TcpListener) -> String {
     listener
         .local_addr()
@@ -405,21 +467,4 @@ fn write_private_file(path: &Path, contents: &str) -> Result<(), ServeError> {
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io_error(format!("cannot write {}", path.display())))
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio_stream::StreamExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn accepted_grpc_connections_have_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let mut incoming = grpc_incoming(listener);
-        let _client = tokio::net::TcpStream::connect(address).await.unwrap();
-        let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.nodelay().unwrap());
-    }
 }

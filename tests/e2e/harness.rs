@@ -121,8 +121,30 @@ impl Server {
         std::fs::read_to_string(self.data_dir.with_extension("log")).unwrap_or_default()
     }
 
+    /// The gRPC port.
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_url
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("port in grpc_url")
+    }
+
+    /// The server's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Waits until the gRPC health check answers SERVING.
     pub async fn wait_ready(&mut self) {
+        let url = self.grpc_url.clone();
+        self.wait_ready_with(move || Endpoint::from_shared(url.clone()).expect("url"))
+            .await;
+    }
+
+    /// Waits until the health check answers SERVING on the endpoint `endpoint` makes (a TLS one,
+    /// say).
+    pub async fn wait_ready_with(&mut self, endpoint: impl Fn() -> Endpoint) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self
@@ -135,11 +157,7 @@ impl Server {
                     self.log()
                 );
             }
-            if let Ok(channel) = Endpoint::from_shared(self.grpc_url.clone())
-                .expect("url")
-                .connect()
-                .await
-            {
+            if let Ok(channel) = endpoint().connect().await {
                 let answer = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),
@@ -308,6 +326,41 @@ pub fn field<'a>(lines: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
         .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+}
+
+/// Debian's Chromium, headless, opening `url` as a person's browser with user agent `user_agent`
+/// (a headless user agent is a bot), with `extra` switches; its profile lives in `profile`.
+pub fn headless_chromium(
+    url: &str,
+    user_agent: &str,
+    profile: &Path,
+    extra: &[String],
+) -> std::process::Child {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .expect("Chromium is missing: apt-get install chromium (scripts/check.sh does)");
+    Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .args(extra)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--user-agent={user_agent}"))
+        .arg(url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium")
 }
 
 /// A MaxMind test database fetched by `scripts/fetch-test-mmdb.sh`.

@@ -2,10 +2,7 @@
 //! invalid keyname, the JavaScript confirmation flow over gRPC, the `/r/{keyname}` redirect with a
 //! real HTTP client, and the confirmation page run by headless Chromium.
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use gatehouse_proto::v1::{
     self as pb, blocker_service_client::BlockerServiceClient,
@@ -379,31 +376,9 @@ async fn the_redirect_endpoint_and_its_javascript_page_in_chromium() {
     assert!(page.text().await.unwrap().contains("/r/js-gate/confirm"));
 
     // A real browser runs the page (as a person's Chrome: a headless user agent is a bot).
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|path| std::path::Path::new(path).exists())
-        .expect("Chromium is missing: apt-get install chromium (scripts/check.sh does)");
     let profile = tempfile::tempdir().unwrap();
-    let mut browser = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--user-agent={CHROME}"))
-        .arg(f.http("/r/js-gate"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
+    let mut browser =
+        crate::harness::headless_chromium(&f.http("/r/js-gate"), CHROME, profile.path(), &[]);
     // The browser's confirmation is for 127.0.0.1: once it lands, the link sends us on.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

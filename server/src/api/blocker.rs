@@ -6,10 +6,11 @@ use gatehouse_proto::v1::{self as pb, blocker_service_server::BlockerService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{convert, reply},
+    api::{convert, reply_judged},
     auth::Caller,
     engine::{Engine, VisitorQuery},
     error::ApiError,
+    telemetry::Verdict,
     time::now_ms,
 };
 
@@ -83,17 +84,21 @@ impl BlockerService for BlockerApi {
                 .engine
                 .check_visitor(&tenant.id, &tenant.settings.blocker, &query)
                 .await?;
-            Ok(pb::CheckVisitorResponse {
+            let answer = pb::CheckVisitorResponse {
                 ip: verdict.ip.to_string(),
                 ip_info: Some(convert::ip_info_to_pb(&verdict.ip_facts)),
                 ip_status: Some(convert::visitor_status_to_pb(&verdict)),
                 ua: request.ua.clone(),
                 time_response_ms: now_ms(),
                 elapsed_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-            })
+            };
+            Ok((
+                answer,
+                Verdict::new("blocker", verdict.decision.activity.label()),
+            ))
         }
         .await;
-        reply(outcome)
+        reply_judged(outcome)
     }
 }
 

@@ -6,7 +6,7 @@ use gatehouse_proto::v1::{self as pb, decision_service_server::DecisionService};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{bounded_text, page_size, reply},
+    api::{bounded_text, page_size, reply, reply_judged},
     auth::Caller,
     engine::{
         Engine,
@@ -17,6 +17,7 @@ use crate::{
         },
     },
     error::ApiError,
+    telemetry::Verdict,
     tenancy::KeyKind,
     time::now_ms,
 };
@@ -241,7 +242,10 @@ impl DecisionService for DecisionApi {
     ) -> Result<Response<pb::TrackEventResponse>, Status> {
         let (tenant, kind) = Caller::of(&request)?.tenant_and_kind()?;
         let tenant_id = tenant.id.clone();
-        let peer = request.remote_addr().map(|addr| addr.ip());
+        let peer = request
+            .extensions()
+            .get::<crate::edge::ClientAddr>()
+            .map(|client| client.0);
         let request = request.into_inner();
         let outcome = async {
             let input = track_input(&request, kind, peer, now_ms())?;
@@ -281,10 +285,13 @@ impl DecisionService for DecisionApi {
                     now_ms(),
                 )
                 .await?;
-            Ok(decision_to_pb(&decision))
+            Ok((
+                decision_to_pb(&decision),
+                Verdict::new("decision", decision.label.name()),
+            ))
         }
         .await;
-        reply(outcome)
+        reply_judged(outcome)
     }
 
     async fn get_blocklist(

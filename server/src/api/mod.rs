@@ -36,6 +36,16 @@ pub fn reply<T>(result: Result<T, ApiError>) -> Result<tonic::Response<T>, tonic
         .map_err(tonic::Status::from)
 }
 
+/// Like [`reply`], with the face's verdict on the response for the metrics and access log.
+pub fn reply_judged<T>(
+    result: Result<(T, crate::telemetry::Verdict), ApiError>,
+) -> Result<tonic::Response<T>, tonic::Status> {
+    let (answer, verdict) = result.map_err(tonic::Status::from)?;
+    let mut response = tonic::Response::new(answer);
+    response.extensions_mut().insert(verdict);
+    Ok(response)
+}
+
 /// Checks a free-text field: at most `max` bytes and no control characters.
 pub fn bounded_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     if value.len() > max {

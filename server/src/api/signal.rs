@@ -279,7 +279,10 @@ impl SignalService for SignalApi {
     ) -> Result<Response<pb::SendSignalResponse>, Status> {
         let (tenant, kind) = Caller::of(&request)?.tenant_and_kind()?;
         let tenant = tenant.clone();
-        let peer = request.remote_addr().map(|addr| addr.ip());
+        let peer = request
+            .extensions()
+            .get::<crate::edge::ClientAddr>()
+            .map(|client| client.0);
         let request = request.into_inner();
         let outcome = async {
             let input = signal_input(&request, kind, peer)?;

@@ -6,10 +6,11 @@ use gatehouse_proto::v1::{self as pb, smart_url_service_server::SmartUrlService}
 use tonic::{Request, Response, Status};
 
 use crate::{
-    api::{blocker::visitor_query, convert, reply},
+    api::{blocker::visitor_query, convert, reply, reply_judged},
     auth::Caller,
     engine::Engine,
     error::ApiError,
+    telemetry::Verdict,
     time::now_ms,
 };
 
@@ -53,7 +54,8 @@ impl SmartUrlService for SmartUrlApi {
                     &confirm_url(&self.public_url, request.keyname.trim()),
                 )
                 .await?;
-            Ok(pb::CheckResponse {
+            let judged = Verdict::new("smart_url", route.verdict.decision.activity.label());
+            let answer = pb::CheckResponse {
                 ip: route.verdict.ip.to_string(),
                 ip_info: Some(convert::ip_info_to_pb(&route.verdict.ip_facts)),
                 ip_status: Some(convert::visitor_status_to_pb(&route.verdict)),
@@ -62,10 +64,11 @@ impl SmartUrlService for SmartUrlApi {
                 js_response: route.js_required,
                 js_confirmation_pending: route.js_pending,
                 time_response_ms: now_ms(),
-            })
+            };
+            Ok((answer, judged))
         }
         .await;
-        reply(outcome)
+        reply_judged(outcome)
     }
 
     async fn confirm_java_script(

@@ -13,6 +13,7 @@ use crate::{
         Engine,
         verification::{SignedRequest, Verification, VerifyOutcome},
     },
+    telemetry::Verdict,
 };
 
 /// The VerifyService adapter.
@@ -95,11 +96,18 @@ impl VerifyService for VerifyApi {
             .verify_request(&tenant.id, &tenant.settings, &signed)
             .await
         {
-            Ok(verification) => Ok(Response::new(pb::VerifyResponse {
-                code: pb::VerifyEnvelopeCode::Ok as i32,
-                message: "success".into(),
-                data: Some(result_to_pb(&verification)),
-            })),
+            Ok(verification) => {
+                let mut response = Response::new(pb::VerifyResponse {
+                    code: pb::VerifyEnvelopeCode::Ok as i32,
+                    message: "success".into(),
+                    data: Some(result_to_pb(&verification)),
+                });
+                response.extensions_mut().insert(Verdict::new(
+                    "verify",
+                    verification.status.code().to_string(),
+                ));
+                Ok(response)
+            }
             Err(error) => {
                 tracing::error!(tenant_id = %tenant.id, %error, "verify failed in the store");
                 Ok(Response::new(envelope(

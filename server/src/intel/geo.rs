@@ -222,6 +222,25 @@ impl GeoDatabases {
         facts
     }
 
+    /// The build time (Unix seconds) of the newest database of each configured kind, for the
+    /// data-age metric: `("geoip_city", 1770163200)`.
+    pub fn build_epochs(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("geoip_city", &self.city),
+            ("geoip_asn", &self.asn),
+            ("geoip_isp", &self.isp),
+        ]
+        .into_iter()
+        .filter_map(|(table, databases)| {
+            databases
+                .iter()
+                .map(|database| database.reader.metadata().build_epoch)
+                .max()
+                .map(|epoch| (table, epoch))
+        })
+        .collect()
+    }
+
     /// One line for the start-up log naming each database, its build date and file, e.g.
     /// `city: GeoIP2-City (2026-02-04, IPv6, GeoIP2-City.mmdb); asn: GeoLite2-ASN (...)`.
     pub fn describe(&self) -> String {

@@ -147,6 +147,12 @@ impl Intel {
         } else {
             tracing::info!(databases = %geo.describe(), "GeoIP databases loaded");
         }
+        for (table, epoch) in geo.build_epochs() {
+            crate::telemetry::metrics()
+                .intel_data_timestamp
+                .with_label_values(&[table])
+                .set(epoch as f64);
+        }
         Ok(Self {
             geo,
             lists: ArcSwap::from_pointee(lists?),
@@ -234,6 +240,33 @@ impl Intel {
     }
 }
 
+/// Entries per list kind, and when the newest file of each kind was written.
+fn record_list_metrics(tables: &IpListTables) {
+    let metrics = crate::telemetry::metrics();
+    let counts = ip_lists::summarize(tables);
+    for kind in ip_lists::ListKind::ALL {
+        let tag = kind.tag();
+        let entries = counts.get(tag).copied().unwrap_or_default();
+        metrics
+            .intel_entries
+            .with_label_values(&[tag])
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        let newest = tables
+            .files
+            .iter()
+            .filter(|file| file.kind == kind)
+            .filter_map(|file| std::fs::metadata(&file.path).ok()?.modified().ok())
+            .max()
+            .and_then(|modified| modified.duration_since(std::time::UNIX_EPOCH).ok());
+        if let Some(newest) = newest {
+            metrics
+                .intel_data_timestamp
+                .with_label_values(&[tag])
+                .set(newest.as_secs_f64());
+        }
+    }
+}
+
 /// The hostname database with the extra patterns of `hostname_patterns_file`, if any.
 fn load_hostnames(settings: &IntelSettings) -> Result<HostnamePatterns, IntelError> {
     let extra = match &settings.hostname_patterns_file {
@@ -267,5 +300,6 @@ fn load_lists(dir: &Path) -> Result<IpListTables, IntelError> {
         counts = ?ip_lists::summarize(&tables),
         "IP lists loaded"
     );
+    record_list_metrics(&tables);
     Ok(tables)
 }

@@ -50,6 +50,7 @@ impl GroupApply {
                     }
                     let (batches, waiters): (Vec<WriteBatch>, Vec<Waiter>) =
                         group.into_iter().unzip();
+                    let started = std::time::Instant::now();
                     // A panic inside the backend must fail these writes, not every later one.
                     let outcome = catch_unwind(AssertUnwindSafe(|| commit(&batches)))
                         .unwrap_or_else(|_| {
@@ -57,6 +58,11 @@ impl GroupApply {
                                 "the storage backend panicked while writing".into(),
                             ))
                         });
+                    let metrics = crate::telemetry::metrics();
+                    metrics
+                        .store_apply_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    metrics.store_group_batches.observe(batches.len() as f64);
                     tracing::trace!(batches = batches.len(), "group applied");
                     for waiter in waiters {
                         // A writer whose request was cancelled is no error: its batch is applied.

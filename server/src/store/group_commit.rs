@@ -31,9 +31,13 @@ impl GroupCommit {
                     waiters.push(next);
                 }
                 let flush = flush.clone();
+                let started = std::time::Instant::now();
                 let outcome = tokio::task::spawn_blocking(flush)
                     .await
                     .unwrap_or_else(|join_error| Err(StoreError::Backend(join_error.to_string())));
+                crate::telemetry::metrics()
+                    .store_flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 tracing::trace!(writers = waiters.len(), "group commit flushed");
                 for waiter in waiters {
                     // A writer that gave up waiting (its request was cancelled) is no error.

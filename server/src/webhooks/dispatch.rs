@@ -11,6 +11,8 @@ use std::{sync::Arc, time::Duration};
 use rand::Rng;
 use tokio::{sync::Semaphore, task::JoinSet};
 
+use crate::telemetry::metrics;
+
 use super::{
     DeliveryRecord, OutboxEntry, WebhookEndpoint, Webhooks, delivery_key, outbox_due_ms,
     pending_key, put_outbox_entry, random_hex, signature_header, target,
@@ -24,6 +26,10 @@ use crate::{
 const ROUND_SIZE: usize = 64;
 /// How many deliveries run at once.
 const CONCURRENT_DELIVERIES: usize = 16;
+/// How often the outbox is counted for `gatehouse_webhook_outbox_depth` while a backlog drains.
+const DEPTH_COUNT_EVERY: Duration = Duration::from_secs(15);
+/// The outbox depth is counted up to this many entries.
+const DEPTH_COUNT_CAP: usize = 100_000;
 /// The longest sleep with nothing due, so the dispatcher looks again now and then regardless.
 const IDLE_WAKE: Duration = Duration::from_secs(60);
 /// The pause after a store failure before the next round.
@@ -78,8 +84,20 @@ impl Webhooks {
 
     async fn run_dispatcher(self: Arc<Self>) {
         tracing::info!("webhook dispatcher started");
+        let mut last_count: Option<std::time::Instant> = None;
         loop {
-            let wait = match Arc::clone(&self).round().await {
+            let round = Arc::clone(&self).round().await;
+            // Counting is a scan: while working through a backlog, count now and then only.
+            if !matches!(round, Ok(Round::Worked))
+                || last_count.is_none_or(|at| at.elapsed() >= DEPTH_COUNT_EVERY)
+            {
+                match self.outbox_depth() {
+                    Ok(depth) => metrics().webhook_outbox_depth.set(depth),
+                    Err(error) => tracing::warn!(%error, "cannot count the webhook outbox"),
+                }
+                last_count = Some(std::time::Instant::now());
+            }
+            let wait = match round {
                 Ok(Round::Worked) => continue,
                 Ok(Round::NextAt(due_ms)) => {
                     let millis = u64::try_from(due_ms.saturating_sub(now_ms())).unwrap_or(0);
@@ -94,6 +112,24 @@ impl Webhooks {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// How many deliveries wait in the outbox (counted up to [`DEPTH_COUNT_CAP`]).
+    fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let mut count = 0usize;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page =
+                self.store
+                    .scan_prefix(Keyspace::WebhookOutbox, &[], after.as_deref(), 1000)?;
+            count += page.len();
+            match page.last() {
+                Some((key, _)) if page.len() == 1000 && count < DEPTH_COUNT_CAP => {
+                    after = Some(key.clone());
+                }
+                _ => return Ok(i64::try_from(count).unwrap_or(i64::MAX)),
             }
         }
     }
@@ -203,6 +239,15 @@ impl Webhooks {
             batch.delete(Keyspace::WebhookPending, pending_key(&entry));
         }
         self.store.apply(batch).await?;
+        let outcome = match (record.delivered, next_attempt_ms) {
+            (true, _) => "delivered",
+            (false, 0) => "gave_up",
+            (false, _) => "failed",
+        };
+        metrics()
+            .webhook_deliveries
+            .with_label_values(&[outcome])
+            .inc();
         if record.delivered {
             tracing::info!(
                 tenant_id = %entry.tenant_id,
