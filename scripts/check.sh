@@ -25,15 +25,18 @@ npx --no-install buf lint
 step "test data"
 # MaxMind's test databases (from the maxminddb PyPI sdist) and small flat-schema fixtures.
 bash scripts/fetch-test-mmdb.sh
-# From Debian: attack word lists for the threat-URL test (wfuzz, dirb), and Chromium, which runs
-# the smart URL confirmation page in the end-to-end tests.
+# From Debian: attack word lists for the threat-URL test (wfuzz, dirb); Chromium, which runs
+# the smart URL confirmation page (also over https) in the end-to-end tests; nginx, the reverse
+# proxy the edge tests put in front of the server; and prometheus for `promtool check metrics`.
 missing=""
 [ -d /usr/share/wfuzz/wordlist ] || missing="$missing wfuzz"
 [ -d /usr/share/dirb/wordlists ] || missing="$missing dirb"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+[ -x /usr/bin/promtool ] || missing="$missing prometheus"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ -n "$missing" ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   # shellcheck disable=SC2086 # the list is meant to split
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -50,6 +53,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "deploy files (scripts/check-deploy.sh: systemd-analyze verify, nginx -t, caddy validate)"
+$sudo bash scripts/check-deploy.sh "$CARGO_TARGET_DIR/debug/gatehouse"
 
 step "Node SDK: npm installs, napi build, npm pack install check, node --test (sdk-node/test.sh)"
 bash sdk-node/test.sh
