@@ -200,7 +200,8 @@ mod tests {
             ClientError::from_status_at(&only_violation, 0),
             ClientError::InvalidInput { field: Some(field), .. } if field == "ip"
         ));
-        let mut limited = ErrorDetails::with_error_info("RATE_LIMITED", "gatehouse", HashMap::new());
+        let mut limited =
+            ErrorDetails::with_error_info("RATE_LIMITED", "gatehouse", HashMap::new());
         limited.set_retry_info(Some(std::time::Duration::from_secs(17)));
         assert_eq!(
             ClientError::from_status_at(
