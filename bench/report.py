@@ -7,6 +7,7 @@ memory figures recorded around each run, and meta.json.
 
 import datetime
 import json
+import statistics
 import math
 import os
 import shutil
@@ -232,6 +233,55 @@ def main():
         f"{meta['first_start_ms']} ms | "
         f"{'met' if meta['first_start_ms'] < READY_LIMIT_MS else '**missed**'} |"
     )
+    lines.append("")
+    # What TLS and metrics cost: server CPU per request of the floor and CheckVisitor, each
+    # variant over its rounds (the median), against the default measured in the same rounds.
+    rounds = meta.get("edge_rounds", 0)
+    edge = {}
+    for variant in ("default", "metrics_off", "tls"):
+        for rpc in ("health", "check_visitor"):
+            runs_of = [
+                load_run(work, f"edge-{variant}-{rpc}-r{r}", top) for r in range(1, rounds + 1)
+            ]
+            runs_of = [r for r in runs_of if r]
+            if runs_of:
+                edge[(variant, rpc)] = statistics.median(r["cpu_us_per_request"] for r in runs_of)
+    if edge.get(("default", "check_visitor")):
+        base_floor = edge[("default", "health")]
+        base_cv = edge[("default", "check_visitor")]
+        lines.append("")
+        lines.append(f"## What TLS and metrics cost (concurrency {top}, median of {rounds} alternating rounds)")
+        lines.append("")
+        lines.append(
+            "| edge | floor server CPU µs/request | CheckVisitor server CPU µs/request | "
+            "CheckVisitor vs its floor | CheckVisitor vs default |"
+        )
+        lines.append("|---|---:|---:|---:|---:|")
+        labels = {
+            "default": "plaintext, metrics on (default)",
+            "metrics_off": "plaintext, metrics off",
+            "tls": "TLS (rustls), metrics on",
+        }
+        for variant in ("default", "metrics_off", "tls"):
+            floor_cpu = edge.get((variant, "health"))
+            cv_cpu = edge.get((variant, "check_visitor"))
+            if floor_cpu is None or cv_cpu is None:
+                continue
+            lines.append(
+                f"| {labels[variant]} | {fmt(floor_cpu, 0)} | {fmt(cv_cpu, 0)} | "
+                f"{cv_cpu / floor_cpu:.2f}× | {cv_cpu / base_cv - 1:+.1%} |"
+            )
+        if edge.get(("metrics_off", "check_visitor")):
+            cost = base_cv / edge[("metrics_off", "check_visitor")] - 1
+            lines.append("")
+            lines.append(
+                f"Metrics cost {cost:+.1%} of CheckVisitor's server CPU (target: at most 5%): "
+                f"{'met' if cost <= 0.05 else '**missed**'}. TLS costs "
+                f"{edge.get(('tls', 'check_visitor'), float('nan')) / base_cv - 1:+.1%} on "
+                f"CheckVisitor and {edge.get(('tls', 'health'), float('nan')) / base_floor - 1:+.1%} "
+                "on the floor (TLS records on every request and response; handshakes are "
+                "amortised over ghz's 4 long-lived connections)."
+            )
     lines.append("")
     lines.append("![latency percentiles per RPC](latest.png)")
     lines.append("")

@@ -120,15 +120,21 @@ http_port=$(free_port)
 export GATEHOUSE_ADMIN_TOKEN="bench-admin-$(date +%s%N)"
 # start_server: starts the server on the seeded data, waits until it answers, sets $pid and
 # $ready_ms (launch to ready).
+# $server_extra (flags) and $server_env (VAR=value words) change the edge for the variants runs;
+# $scheme follows TLS.
+server_extra=()
+server_env=()
+scheme=http
 start_server() {
   local launch
   launch=$(date +%s%N)
-  GATEHOUSE_RDNS_ENABLED=false "$bin" serve --listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http_port" \
+  env GATEHOUSE_RDNS_ENABLED=false "${server_env[@]}" "$bin" serve --listen "127.0.0.1:$port" \
+    --http-listen "127.0.0.1:$http_port" \
     --data-dir "$work/data" --ip-lists-dir "$work/lists" \
     --geoip-city-db "$mmdb/bench-city.mmdb" --geoip-asn-db "$mmdb/bench-asn.mmdb" \
-    >>"$work/server.log" 2>&1 &
+    "${server_extra[@]}" >>"$work/server.log" 2>&1 &
   pid=$!
-  until curl -sf "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1; do
+  until curl -sfk "$scheme://127.0.0.1:$http_port/healthz" >/dev/null 2>&1; do
     kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
     sleep 0.01
   done
@@ -163,6 +169,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$pid/status"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 mkdir -p "$work/runs" "$repo/bench/results"
+# How ghz reaches the server: plaintext, or TLS without checking the throw-away certificate.
+ghz_transport=(--insecure)
 # run NAME CONCURRENCY CALL DATA-FILE [ghz args...]: one measured run and its server figures.
 run() {
   local name=$1 c=$2 call=$3 data=$4
@@ -175,7 +183,7 @@ run() {
   # ghz shares the cores with the server: its own CPU time (bash's `time`: user and system
   # seconds of the child) says how much of the machine the load generator took.
   local TIMEFORMAT='%3U %3S'
-  if ! { time "$ghz" --insecure --call "$call" -D "$data" -c "$c" --connections "$connections" \
+  if ! { time "$ghz" "${ghz_transport[@]}" --call "$call" -D "$data" -c "$c" --connections "$connections" \
     --format json "$@" "$server" >"$work/runs/$name.json" 2>"$work/runs/$name.ghz.log"; } \
     2>"$work/runs/$name.ghz-time"; then
     cat "$work/runs/$name.ghz.log" >&2
@@ -250,6 +258,46 @@ for share in 10 50 90; do
 done
 phase measure
 
+# What the edge costs on the read path: the floor and CheckVisitor at the top concurrency with
+# metrics off, and over TLS, each against the default (plaintext, metrics on) measured in the same
+# rounds. The variants alternate, two rounds each, so a change in the machine's load hits all of
+# them alike.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+  -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" >/dev/null 2>&1
+edge_rounds=${BENCH_EDGE_ROUNDS:-2}
+for round in $(seq 1 "$edge_rounds"); do
+  for variant in default metrics_off tls; do
+    stop_server
+    server_extra=()
+    server_env=()
+    scheme=http
+    ghz_transport=(--insecure)
+    case "$variant" in
+      metrics_off) server_env=(GATEHOUSE_METRICS_ENABLED=false) ;;
+      tls)
+        server_extra=(--tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem")
+        scheme=https
+        ghz_transport=(--skipTLS) ;;
+    esac
+    start_server
+    "$ghz" "${ghz_transport[@]}" --call grpc.health.v1.Health/Check -D "$work/health.json" -c 8 \
+      --connections 2 -z 1s --format json "$server" >/dev/null
+    log "edge: $variant, round $round"
+    run "edge-$variant-health-r$round" "$top" grpc.health.v1.Health/Check "$work/health.json" \
+      -z "$short_duration"
+    run "edge-$variant-check_visitor-r$round" "$top" gatehouse.v1.BlockerService/CheckVisitor \
+      "$work/requests-c$top/check_visitor.json" -z "$short_duration" -m "$key_header"
+  done
+done
+server_extra=()
+server_env=()
+scheme=http
+ghz_transport=(--insecure)
+stop_server
+start_server
+phase edge
+
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
   # The gatehouse RPC with the fewest requests/s at the top level, recorded with perf while ghz
   # drives it again.
@@ -296,6 +344,7 @@ cat >"$work/meta.json" <<EOF
   "short_duration": "$short_duration",
   "levels": [$(echo "$levels" | sed 's/ /, /g')],
   "sweep_concurrency": $sweep_concurrency,
+  "edge_rounds": $edge_rounds,
   "identities": $identities,
   "clicks": $clicks,
   "seed_report": $(python3 -c 'import json,sys; print(json.dumps(dict(l.split(": ",1) for l in open(sys.argv[1]).read().splitlines() if not l.startswith(("secret_key","publishable_key")))))' "$work/seed.txt"),

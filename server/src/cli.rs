@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use gatehouse_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
-use tonic::{metadata::MetadataValue, transport::Channel};
+use tonic::{
+    metadata::MetadataValue,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
 
 use crate::config::{ADMIN_TOKEN_FILE, ConfigOverrides, DEFAULT_DATA_DIR, LogFormat};
 
@@ -89,7 +92,7 @@ impl ServeArgs {
 /// How the operator commands reach the server.
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// The server's gRPC address.
+    /// The server's gRPC address; `https://` when it serves TLS.
     #[arg(
         long,
         env = "GATEHOUSE_SERVER",
@@ -102,6 +105,56 @@ pub struct Connection {
     /// The server's data dir, to find a generated admin token.
     #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// PEM CA that signed an https:// server's certificate [default: the Mozilla roots].
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_CLI_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate, for a server that wants one with the admin token (mTLS).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GATEHOUSE_CLI_TLS_CLIENT_CERT",
+        requires = "tls_client_key"
+    )]
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of --tls-client-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "GATEHOUSE_CLI_TLS_CLIENT_KEY",
+        requires = "tls_client_cert"
+    )]
+    pub tls_client_key: Option<PathBuf>,
+}
+
+impl Connection {
+    /// The endpoint, with TLS for an https:// server.
+    fn endpoint(&self) -> Result<Endpoint, CliError> {
+        let connect_error = |source| CliError::Connect {
+            server: self.server.clone(),
+            source,
+        };
+        let endpoint = Endpoint::from_shared(self.server.clone()).map_err(connect_error)?;
+        if !self.server.starts_with("https://") {
+            if self.tls_ca.is_some() || self.tls_client_cert.is_some() {
+                return Err(CliError::TlsNeedsHttps);
+            }
+            return Ok(endpoint);
+        }
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|source| CliError::TlsFile {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let mut tls = match &self.tls_ca {
+            Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => ClientTlsConfig::new().with_enabled_roots(),
+        };
+        if let (Some(cert), Some(key)) = (&self.tls_client_cert, &self.tls_client_key) {
+            tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        endpoint.tls_config(tls).map_err(connect_error)
+    }
 }
 
 /// `gatehouse tenant ...`
@@ -200,6 +253,17 @@ pub enum CliError {
     /// The token cannot be sent as metadata.
     #[error("the admin token contains characters that cannot be sent: check it")]
     BadToken,
+    /// A TLS file could not be read.
+    #[error("cannot read {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TLS options with a plain-text server address.
+    #[error("--tls-ca and --tls-client-cert need an https:// --server")]
+    TlsNeedsHttps,
 }
 
 async fn admin_client(
@@ -223,13 +287,15 @@ async fn admin_client(
     let token: MetadataValue<_> = format!("Bearer {token}")
         .parse()
         .map_err(|_| CliError::BadToken)?;
-    let client = AdminServiceClient::connect(connection.server.clone())
+    let channel = connection
+        .endpoint()?
+        .connect()
         .await
         .map_err(|source| CliError::Connect {
             server: connection.server.clone(),
             source,
         })?;
-    Ok((client, token))
+    Ok((AdminServiceClient::new(channel), token))
 }
 
 fn authorized<T>(message: T, token: &MetadataValue<tonic::metadata::Ascii>) -> tonic::Request<T> {

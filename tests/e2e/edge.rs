@@ -345,6 +345,40 @@ async fn with_a_client_ca_the_admin_token_needs_a_client_certificate() {
         .await
         .unwrap();
 
+    // The operator CLI: over https with the CA, and the client certificate the token needs.
+    let cert_path = pki.dir.path().join("operator.pem");
+    let key_path = pki.dir.path().join("operator.key");
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let server_url = format!("https://127.0.0.1:{port}");
+    let ca = pki.ca_path();
+    let base = [
+        "tenant",
+        "list",
+        "--server",
+        server_url.as_str(),
+        "--tls-ca",
+        ca.to_str().unwrap(),
+    ];
+    let listed = crate::harness::cli(
+        &[
+            &base[..],
+            &[
+                "--tls-client-cert",
+                cert_path.to_str().unwrap(),
+                "--tls-client-key",
+                key_path.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+        &[("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .unwrap();
+    assert_eq!(crate::harness::field(&listed, "name"), "shop");
+    let refused =
+        crate::harness::cli(&base, &[("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN)]).unwrap_err();
+    assert!(refused.contains("client certificate"), "{refused}");
+
     // A certificate from another CA fails the handshake itself.
     let stranger = Pki::new();
     let (cert, key, _) = stranger.issue(&["intruder"], "intruder", true);
