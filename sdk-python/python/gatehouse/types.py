@@ -204,6 +204,8 @@ ErrorReason = Literal[
     "ERROR_REASON_RATE_LIMITED",
     "ERROR_REASON_INTERNAL",
     "ERROR_REASON_CONFLICT",
+    "ERROR_REASON_UNIMPLEMENTED",
+    "ERROR_REASON_UNAVAILABLE",
 ]
 """The stable, machine-readable reason behind a refused call, sent in `x-gatehouse-reason` metadata.
 
@@ -217,6 +219,10 @@ HTTP 402).
 - ``ERROR_REASON_RATE_LIMITED``: The tenant sent more requests than its per-minute limit (gRPC RESOURCE_EXHAUSTED, HTTP 429).
 - ``ERROR_REASON_INTERNAL``: Something failed inside the server; retrying later may work (gRPC INTERNAL, HTTP 500).
 - ``ERROR_REASON_CONFLICT``: The resource already exists, for example a smart URL keyname (gRPC ALREADY_EXISTS, HTTP 409).
+- ``ERROR_REASON_UNIMPLEMENTED``: The method does not exist on this server: the client was built from a newer contract
+(gRPC UNIMPLEMENTED, HTTP 501).
+- ``ERROR_REASON_UNAVAILABLE``: The server cannot answer right now (shutting down, its store unreachable); retrying later
+will work (gRPC UNAVAILABLE, HTTP 503).
 """
 
 EventLevel = Literal[
