@@ -15,7 +15,8 @@ use crate::{
     error::ApiError,
     telemetry::{CallFacts, metrics},
     tenancy::{
-        KeyHash, KeyKind, KeyOwner, RateDecision, RateLimiter, Tenancy, Tenant, TenantId, origins,
+        KeyHash, KeyKind, KeyOwner, RateDecision, RateLimiter, SwitchedOff, Tenancy, Tenant,
+        TenantId, origins,
     },
 };
 
@@ -94,22 +95,7 @@ pub enum Access {
     AnyKey,
 }
 
-/// The service switch a call falls under (see `TenantSettings.services`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceArea {
-    /// SignalService and IdentityService.
-    Identity,
-    /// DecisionService.
-    Decision,
-    /// BlockerService.
-    Blocker,
-    /// SmartUrlService.
-    SmartUrl,
-    /// VerifyService: answers 512/513 in its own envelope instead of a gRPC error.
-    Verify,
-    /// AdminService: always open to its tenant, so a switched-off tenant can still be managed.
-    Admin,
-}
+pub use crate::tenancy::ServiceArea;
 
 /// How the gate treats one RPC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +210,28 @@ impl Gate {
         ClientAddr(client_ip(connection.peer, headers, &self.trusted_proxies))
     }
 
+    /// Decides on a visit to a smart URL of `tenant` (`/r/{keyname}` and its confirmation), which
+    /// carries no key: the tenant's switches, then the link's own budget. The budget is the
+    /// tenant's per-minute limit counted for the link alone, so a flood on a public link is
+    /// turned away without using up the tenant's API budget.
+    pub fn admit_link(&self, tenant: &Tenant, keyname: &str) -> Result<RateDecision, Refusal> {
+        tenant
+            .settings
+            .admits(ServiceArea::SmartUrl)
+            .map_err(|off| switched_off(&tenant.id, off))?;
+        let rate = self.limiter.check(
+            &format!("{}/r/{keyname}", tenant.id),
+            tenant.settings.rate_limit_per_minute,
+        );
+        if !rate.allowed {
+            return Err(Refusal {
+                error: rate_limited(&rate),
+                rate: Some(rate),
+            });
+        }
+        Ok(rate)
+    }
+
     /// Decides on a request from its path, metadata and connection (none in in-process tests).
     pub fn admit(
         &self,
@@ -307,14 +315,8 @@ impl Gate {
                 .check(tenant.id.as_str(), tenant.settings.rate_limit_per_minute)
         });
         if let Some(rate) = rate.filter(|rate| !rate.allowed) {
-            let now = crate::time::now_ms() / 1000;
             return Err(Refusal {
-                error: ApiError::RateLimited {
-                    limit: rate.limit,
-                    retry_after_seconds: rate
-                        .reset_unix_seconds
-                        .saturating_sub(u64::try_from(now).unwrap_or_default()),
-                },
+                error: rate_limited(&rate),
                 rate: Some(rate),
             });
         }
@@ -352,30 +354,39 @@ fn check_browser(owner: &KeyOwner, origin: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The refusal of a call over its budget.
+fn rate_limited(rate: &RateDecision) -> ApiError {
+    let now = crate::time::now_ms() / 1000;
+    ApiError::RateLimited {
+        limit: rate.limit,
+        retry_after_seconds: rate
+            .reset_unix_seconds
+            .saturating_sub(u64::try_from(now).unwrap_or_default()),
+    }
+}
+
 /// Refuses calls to a service the tenant has switched off. Verify reports this in its own envelope
 /// (512/513) and Admin stays open, so both are let through.
 fn check_switches(tenant: &Tenant, area: ServiceArea) -> Result<(), ApiError> {
-    let settings = &tenant.settings;
-    let enabled = match area {
-        ServiceArea::Verify | ServiceArea::Admin => return Ok(()),
-        ServiceArea::Identity => settings.services.identity,
-        ServiceArea::Decision => settings.services.decision,
-        ServiceArea::Blocker => settings.services.blocker,
-        ServiceArea::SmartUrl => settings.services.smart_url,
-    };
-    if !settings.traffic_enabled {
-        return Err(ApiError::PaymentRequired(format!(
-            "traffic of tenant {} is disabled; ask the operator to enable it",
-            tenant.id
-        )));
+    if area == ServiceArea::Verify {
+        return Ok(());
     }
-    if !enabled {
-        return Err(ApiError::PaymentRequired(format!(
-            "this service is not enabled for tenant {}; ask the operator to enable it",
-            tenant.id
-        )));
-    }
-    Ok(())
+    tenant
+        .settings
+        .admits(area)
+        .map_err(|off| switched_off(&tenant.id, off))
+}
+
+/// The refusal of a call the tenant's switches do not let through.
+pub fn switched_off(tenant: &crate::tenancy::TenantId, off: SwitchedOff) -> ApiError {
+    ApiError::PaymentRequired(match off {
+        SwitchedOff::Traffic => {
+            format!("traffic of tenant {tenant} is disabled; ask the operator to enable it")
+        }
+        SwitchedOff::Service => format!(
+            "this service is not enabled for tenant {tenant}; ask the operator to enable it"
+        ),
+    })
 }
 
 /// The credential from `x-api-key` or `authorization: Bearer`.

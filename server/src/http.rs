@@ -17,10 +17,11 @@ use serde_json::{Value, json};
 
 use crate::{
     api::smart_url::confirm_url,
+    auth::{Gate, Refusal, write_rate_headers},
     edge::{ClientAddr, Connection, TrustedProxies, client_ip},
     engine::{Engine, VisitorQuery},
     telemetry::{AccessLog, CallFacts, Verdict},
-    tenancy::{Tenancy, Tenant},
+    tenancy::{RateDecision, Tenancy, Tenant},
     time::now_ms,
 };
 
@@ -39,6 +40,8 @@ pub struct HttpState {
     pub access_log: Arc<AccessLog>,
     /// Whether `/metrics` is served here (it is not when it has a listener of its own).
     pub serve_metrics: bool,
+    /// The gate: the tenant's switches and the link's budget.
+    pub gate: Arc<Gate>,
 }
 
 /// The HTTP routes.
@@ -97,6 +100,8 @@ enum Unavailable {
     Missing,
     /// The tenant's traffic or smart URLs are switched off.
     Inactive,
+    /// The link's budget for this minute is spent.
+    Busy(RateDecision),
 }
 
 impl IntoResponse for Unavailable {
@@ -106,11 +111,25 @@ impl IntoResponse for Unavailable {
             Unavailable::Inactive => {
                 plain(StatusCode::PAYMENT_REQUIRED, "This link is not active.\n")
             }
+            Unavailable::Busy(rate) => {
+                let retry_after = rate
+                    .reset_unix_seconds
+                    .saturating_sub(u64::try_from(now_ms() / 1000).unwrap_or_default())
+                    .max(1);
+                let mut response = plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "This link is busy; please try again in a moment.\n",
+                );
+                let headers = response.headers_mut();
+                headers.insert(header::RETRY_AFTER, retry_after.into());
+                write_rate_headers(headers, &rate);
+                response
+            }
         }
     }
 }
 
-/// The link's tenant, if the link exists and its tenant may serve it.
+/// The link's tenant, if the link exists and the gate lets a visit through.
 fn link_owner(state: &HttpState, keyname: &str) -> Result<Tenant, Unavailable> {
     let lookup = state
         .engine
@@ -122,10 +141,13 @@ fn link_owner(state: &HttpState, keyname: &str) -> Result<Tenant, Unavailable> {
     let Some(tenant) = lookup else {
         return Err(Unavailable::Missing);
     };
-    if !tenant.settings.traffic_enabled || !tenant.settings.services.smart_url {
-        return Err(Unavailable::Inactive);
+    match state.gate.admit_link(&tenant, keyname) {
+        Ok(_) => Ok(tenant),
+        Err(Refusal {
+            rate: Some(rate), ..
+        }) => Err(Unavailable::Busy(rate)),
+        Err(_) => Err(Unavailable::Inactive),
     }
-    Ok(tenant)
 }
 
 /// The page that proves JavaScript runs: it confirms for this visitor, then comes back.

@@ -206,7 +206,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .layer(cors(tenancy.origins()))
         .layer(GrpcTelemetryLayer::new(access_log.clone()))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(GateLayer::new(gate))
+        .layer(GateLayer::new(gate.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -231,6 +231,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         trusted_proxies,
         access_log,
         serve_metrics: metrics_listener.is_none(),
+        gate,
     };
     let http = axum::serve(
         http_edge,

@@ -401,3 +401,58 @@ async fn the_redirect_endpoint_and_its_javascript_page_in_chromium() {
     let _ = browser.kill();
     let _ = browser.wait();
 }
+
+#[tokio::test]
+async fn a_flood_on_a_public_link_is_turned_away_without_starving_the_tenants_api() {
+    let server = Server::start().await;
+    let tenant = create_tenant(
+        &server,
+        "small",
+        Some(pb::TenantSettings {
+            rate_limit_per_minute: Some(5),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let f = Fixture {
+        server,
+        tenant,
+        _lists: tempfile::tempdir().unwrap(),
+    };
+    f.create("flooded", false, None).await;
+    let http = http_client();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let response = http
+            .get(f.http("/r/flooded"))
+            .header("user-agent", CHROME)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(response.headers()["x-ratelimit-limit"], "5");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [302, 302, 302, 302, 302, 429, 429]);
+    // The confirmation endpoint is within the same budget.
+    let confirm = http
+        .post(f.http("/r/flooded/confirm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirm.status(), 429);
+    // The tenant's API budget is its own: its server still checks visitors.
+    BlockerServiceClient::new(f.server.channel().await)
+        .check_visitor(api_key(
+            pb::CheckVisitorRequest {
+                ip: HOME_IP.into(),
+                ua: CHROME.into(),
+                url: "/".into(),
+            },
+            &f.tenant.secret_key,
+        ))
+        .await
+        .unwrap();
+}

@@ -14,6 +14,7 @@ use crate::{
         verification::{SignedRequest, Verification, VerifyOutcome},
     },
     telemetry::Verdict,
+    tenancy::{ServiceArea, SwitchedOff},
 };
 
 /// The VerifyService adapter.
@@ -73,17 +74,20 @@ impl VerifyService for VerifyApi {
                 "partner_code: missing or not the tenant of this key; send the tenant id (tn_...)",
             )));
         }
-        if !tenant.settings.traffic_enabled {
-            return Ok(Response::new(envelope(
-                pb::VerifyEnvelopeCode::TrafficDisabled,
-                "traffic of this tenant is disabled; ask the operator to enable it",
-            )));
-        }
-        if !tenant.settings.services.verify {
-            return Ok(Response::new(envelope(
-                pb::VerifyEnvelopeCode::ServiceNotEnabled,
-                "verification is not enabled for this tenant; ask the operator to enable it",
-            )));
+        match tenant.settings.admits(ServiceArea::Verify) {
+            Ok(()) => {}
+            Err(SwitchedOff::Traffic) => {
+                return Ok(Response::new(envelope(
+                    pb::VerifyEnvelopeCode::TrafficDisabled,
+                    "traffic of this tenant is disabled; ask the operator to enable it",
+                )));
+            }
+            Err(SwitchedOff::Service) => {
+                return Ok(Response::new(envelope(
+                    pb::VerifyEnvelopeCode::ServiceNotEnabled,
+                    "verification is not enabled for this tenant; ask the operator to enable it",
+                )));
+            }
         }
         let signed = SignedRequest {
             path: &request.path,

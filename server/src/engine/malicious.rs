@@ -1,50 +1,31 @@
 //! Malicious activity: per-IP threat-URL counters in the store, in a sliding window, so repeated
 //! probing blocks an IP for a while.
 //!
-//! The window is the engine's [`SlidingCount`], one small record per IP. Only threat hits write;
-//! a clean request only reads, so the hot path stays cheap.
+//! Every hit is an atomic counter addition to the bucket of the current window (`WriteOp::Add`,
+//! applied inside the store's transaction), never a read-change-write of a record: concurrent
+//! probes all count, so the block starts at exactly the threshold however many arrive at once,
+//! and the same holds for several servers on one store. The window is the engine's two-bucket
+//! estimate ([`super::counters::estimate`]). Only threat hits write, and only while the tenant's
+//! malicious-activity rule is on; a clean request reads one key.
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
-use super::counters::SlidingCount;
+use super::counters::{bucket_of, estimate};
 use crate::{
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key},
+    store::{Keyspace, Store, StoreError, WriteBatch, decode_counter, encode_counter, tenant_key},
     tenancy::{BlockerSettings, TenantId},
 };
 
-/// One IP's threat counters for one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct IpActivity {
-    /// Threat hits lately; flattened so records written before the counter was shared still read.
-    #[serde(flatten)]
-    pub hits: SlidingCount,
-    /// Until when the IP is blocked (ms); 0 when it is not.
-    pub blocked_until_ms: i64,
+/// `t/{ip}/b`: until when the IP is blocked (ms, big-endian).
+fn blocked_key(tenant: &TenantId, ip: IpAddr) -> Vec<u8> {
+    tenant_key(tenant.as_str(), format!("{ip}/b").as_bytes())
 }
 
-impl IpActivity {
-    /// The estimated hits within the last window at `now_ms`.
-    pub fn hits_in_window(&self, now_ms: i64, window_ms: i64) -> f64 {
-        self.hits.in_window(now_ms, window_ms)
-    }
-
-    /// Counts one threat hit at `now_ms`; returns true when this hit starts a block.
-    pub fn record_hit(&mut self, now_ms: i64, settings: &BlockerSettings) -> bool {
-        let window_ms = i64::from(settings.malicious_window_seconds) * 1000;
-        let hits = self.hits.add(now_ms, window_ms);
-        let already_blocked = self.blocked_until_ms > now_ms;
-        if !already_blocked && hits >= f64::from(settings.malicious_threshold) {
-            self.blocked_until_ms = now_ms + i64::from(settings.malicious_block_seconds) * 1000;
-            return true;
-        }
-        false
-    }
-}
-
-fn key(tenant: &TenantId, ip: IpAddr) -> Vec<u8> {
-    tenant_key(tenant.as_str(), ip.to_string().as_bytes())
+/// `t/{ip}/h/{bucket}`: threat hits in one window-long bucket (a counter).
+fn bucket_key(tenant: &TenantId, ip: IpAddr, bucket: i64) -> Vec<u8> {
+    let mut key = tenant_key(tenant.as_str(), format!("{ip}/h/").as_bytes());
+    key.extend_from_slice(&bucket.to_be_bytes());
+    key
 }
 
 /// Until when `ip` is blocked for `tenant`, if it is at `now_ms`.
@@ -54,15 +35,15 @@ pub fn blocked_until(
     ip: IpAddr,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let Some(bytes) = store.get(Keyspace::IpActivity, &key(tenant, ip))? else {
-        return Ok(None);
+    let until = match store.get(Keyspace::IpActivity, &blocked_key(tenant, ip))? {
+        Some(bytes) => decode_counter(&bytes),
+        None => return Ok(None),
     };
-    let activity: IpActivity = decode(Keyspace::IpActivity, &bytes)?;
-    Ok((activity.blocked_until_ms > now_ms).then_some(activity.blocked_until_ms))
+    Ok((until > now_ms).then_some(until))
 }
 
-/// Counts a threat hit of `ip` for `tenant`. Not awaited for durability: losing a few counts in a
-/// crash only delays a block.
+/// Counts a threat hit of `ip` for `tenant`; true when this hit starts a block. Not awaited for
+/// durability: losing a few counts in a crash only delays a block.
 pub async fn record_threat_hit(
     store: &dyn Store,
     tenant: &TenantId,
@@ -70,64 +51,140 @@ pub async fn record_threat_hit(
     now_ms: i64,
     settings: &BlockerSettings,
 ) -> Result<bool, StoreError> {
-    let key = key(tenant, ip);
-    let mut activity: IpActivity = match store.get(Keyspace::IpActivity, &key)? {
-        Some(bytes) => decode(Keyspace::IpActivity, &bytes)?,
-        None => IpActivity::default(),
-    };
-    let started_block = activity.record_hit(now_ms, settings);
+    let window_ms = i64::from(settings.malicious_window_seconds.max(1)) * 1000;
+    let bucket = bucket_of(now_ms, window_ms);
+    let current_key = bucket_key(tenant, ip, bucket);
     let mut batch = WriteBatch::new();
-    batch.put(Keyspace::IpActivity, key, encode(&activity)?);
+    batch.add(Keyspace::IpActivity, current_key.clone(), 1);
+    // The bucket before the previous one no longer counts: drop it as we go.
+    batch.delete(Keyspace::IpActivity, bucket_key(tenant, ip, bucket - 2));
     store.apply(batch).await?;
-    Ok(started_block)
+
+    let count = |key: &[u8]| -> Result<i64, StoreError> {
+        Ok(store
+            .get(Keyspace::IpActivity, key)?
+            .map_or(0, |bytes| decode_counter(&bytes)))
+    };
+    let current = count(&current_key)?;
+    let previous = count(&bucket_key(tenant, ip, bucket - 1))?;
+    let hits = estimate(previous, current, now_ms, window_ms);
+    if hits < f64::from(settings.malicious_threshold) {
+        return Ok(false);
+    }
+    if blocked_until(store, tenant, ip, now_ms)?.is_some() {
+        return Ok(false);
+    }
+    // Writers that cross the threshold together all write about the same time: any of them is
+    // right, and no count is lost either way.
+    let until = now_ms + i64::from(settings.malicious_block_seconds) * 1000;
+    let mut batch = WriteBatch::new();
+    batch.put(
+        Keyspace::IpActivity,
+        blocked_key(tenant, ip),
+        encode_counter(until).to_vec(),
+    );
+    store.apply(batch).await?;
+    Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn settings() -> BlockerSettings {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn settings(threshold: u32) -> BlockerSettings {
         BlockerSettings {
-            malicious_threshold: 3,
-            malicious_window_seconds: 60,
+            malicious_threshold: threshold,
+            // A day: a test never straddles two buckets.
+            malicious_window_seconds: 86_400,
             malicious_block_seconds: 600,
             ..BlockerSettings::default()
         }
     }
 
-    #[test]
-    fn the_threshold_within_the_window_blocks() {
-        let mut activity = IpActivity::default();
-        let t0 = 1_000_000;
-        assert!(!activity.record_hit(t0, &settings()));
-        assert!(!activity.record_hit(t0 + 1_000, &settings()));
-        assert!(activity.record_hit(t0 + 2_000, &settings()));
-        assert_eq!(activity.blocked_until_ms, t0 + 2_000 + 600_000);
+    fn tenant() -> TenantId {
+        TenantId::parse("tn_0123456789abcdef", "tenant_id").unwrap()
     }
 
-    #[test]
-    fn hits_spread_beyond_the_window_do_not_block() {
-        let mut activity = IpActivity::default();
-        let t0 = 1_000_000;
-        for n in 0..10 {
-            assert!(
-                !activity.record_hit(t0 + n * 61_000, &settings()),
-                "hit {n}"
-            );
+    async fn probes(store: Arc<SledStore>, count: usize, threshold: u32) -> usize {
+        let ip: IpAddr = "198.51.100.9".parse().unwrap();
+        let now = crate::time::now_ms();
+        let tasks: Vec<_> = (0..count)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    record_threat_hit(&*store, &tenant(), ip, now, &settings(threshold))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut started = 0;
+        for task in tasks {
+            started += usize::from(task.await.unwrap());
         }
-        assert_eq!(activity.blocked_until_ms, 0);
+        started
     }
 
-    #[test]
-    fn the_previous_bucket_counts_while_it_overlaps() {
-        let mut activity = IpActivity::default();
-        let t0 = 1_000_000;
-        // The first hit starts a bucket at t0.
-        activity.record_hit(t0, &settings());
-        activity.record_hit(t0 + 55_000, &settings());
-        // 5 s into the next bucket, 11/12 of the previous one still overlaps: 2 * 0.92 + 1 < 3.
-        assert!(!activity.record_hit(t0 + 65_000, &settings()));
-        // A fourth hit right after: 2 * 0.9 + 2 = 3.8 >= 3.
-        assert!(activity.record_hit(t0 + 66_000, &settings()));
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_probes_block_at_exactly_the_threshold() {
+        let ip: IpAddr = "198.51.100.9".parse().unwrap();
+        let now = crate::time::now_ms();
+        // 47 probes at once against a threshold of 48: not blocked.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        assert_eq!(probes(store.clone(), 47, 48).await, 0);
+        assert_eq!(blocked_until(&*store, &tenant(), ip, now).unwrap(), None);
+        // 48 at once against 48: blocked, and the block is started once or by the few that
+        // crossed together, never missed.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        assert!(probes(store.clone(), 48, 48).await >= 1);
+        assert!(
+            blocked_until(&*store, &tenant(), ip, now)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn hits_spread_beyond_the_window_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let ip: IpAddr = "198.51.100.9".parse().unwrap();
+        let settings = BlockerSettings {
+            malicious_threshold: 3,
+            malicious_window_seconds: 60,
+            malicious_block_seconds: 600,
+            ..BlockerSettings::default()
+        };
+        // At the start of a bucket, three windows apart: no hit sees another.
+        let t0 = 1_000_020_000;
+        for n in 0..10 {
+            let started = record_threat_hit(&store, &tenant(), ip, t0 + n * 180_000, &settings)
+                .await
+                .unwrap();
+            assert!(!started, "hit {n}");
+        }
+        let t1 = t0 + 10 * 180_000;
+        for n in 0..3 {
+            let started = record_threat_hit(&store, &tenant(), ip, t1 + n * 1_000, &settings)
+                .await
+                .unwrap();
+            assert_eq!(started, n == 2, "hit {n} in one burst");
+        }
+        assert!(
+            blocked_until(&store, &tenant(), ip, t1 + 3_000)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            blocked_until(&store, &tenant(), ip, t1 + 700_000)
+                .unwrap()
+                .is_none(),
+            "the block ends"
+        );
     }
 }

@@ -145,8 +145,9 @@ impl Engine {
         };
         // rules
         let decision = decide(&context, settings);
-        // record: probes count toward a block, unless the tenant vouches for the IP
-        if context.url.threat.is_some() && !whitelisted {
+        // record: probes count toward a block, unless the tenant vouches for the IP or does not
+        // block for malicious activity at all (then nothing is written)
+        if context.url.threat.is_some() && !whitelisted && settings.reasons.malicious_activity {
             let started =
                 malicious::record_threat_hit(&*self.store, tenant, ip, now, settings).await?;
             if started {

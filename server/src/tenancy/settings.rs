@@ -34,6 +34,54 @@ pub struct ServiceSwitches {
     pub verify: bool,
 }
 
+/// The service switch a call falls under (see [`ServiceSwitches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceArea {
+    /// SignalService and IdentityService.
+    Identity,
+    /// DecisionService.
+    Decision,
+    /// BlockerService.
+    Blocker,
+    /// SmartUrlService and the `/r/` links.
+    SmartUrl,
+    /// VerifyService.
+    Verify,
+    /// AdminService: always open to its tenant, so a switched-off tenant can still be managed.
+    Admin,
+}
+
+/// Why a tenant's switches refuse a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwitchedOff {
+    /// All of the tenant's traffic is off.
+    Traffic,
+    /// This service is off for the tenant.
+    Service,
+}
+
+impl TenantSettings {
+    /// Whether the tenant's switches let a call of `area` through: the one check every entry
+    /// (the gRPC gate, Verify's envelope, the `/r/` links) makes, each answering in its own shape.
+    pub fn admits(&self, area: ServiceArea) -> Result<(), SwitchedOff> {
+        let service = match area {
+            ServiceArea::Admin => return Ok(()),
+            ServiceArea::Identity => self.services.identity,
+            ServiceArea::Decision => self.services.decision,
+            ServiceArea::Blocker => self.services.blocker,
+            ServiceArea::SmartUrl => self.services.smart_url,
+            ServiceArea::Verify => self.services.verify,
+        };
+        if !self.traffic_enabled {
+            return Err(SwitchedOff::Traffic);
+        }
+        if !service {
+            return Err(SwitchedOff::Service);
+        }
+        Ok(())
+    }
+}
+
 impl Default for ServiceSwitches {
     fn default() -> Self {
         Self {
