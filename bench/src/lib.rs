@@ -67,6 +67,12 @@ impl From<gatehouse_server::error::ApiError> for BenchError {
     }
 }
 
+impl From<gatehouse_server::engine::EngineError> for BenchError {
+    fn from(error: gatehouse_server::engine::EngineError) -> Self {
+        BenchError::Engine(error.to_string())
+    }
+}
+
 /// Wraps an I/O error with what was being done.
 pub(crate) fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
     let context = context.into();

@@ -180,6 +180,86 @@ impl ApiError {
     }
 }
 
+impl From<crate::engine::EngineError> for ApiError {
+    fn from(error: crate::engine::EngineError) -> Self {
+        use crate::engine::EngineError as E;
+        match error {
+            E::Store(error) => ApiError::Store(error),
+            E::IdempotencyKeyReused => ApiError::Conflict(
+                "idempotency_key: was used in the last 24 h for a different signal; use a new \
+                 key for each signal"
+                    .into(),
+            ),
+            E::IdentityMissing(id) => ApiError::NotFound(format!("identity {id} does not exist")),
+            E::SignalIdentityMissing(id) => ApiError::NotFound(format!(
+                "identifiers.identity_id: identity {id} does not exist for this tenant"
+            )),
+            E::ClientMayNotLink => ApiError::PermissionDenied(
+                "identifiers: a publishable key may not link a user id to an identity; send \
+                 either the user id or the identity id, or link them from your server"
+                    .into(),
+            ),
+            E::UserUnknown(user_id) => ApiError::NotFound(format!(
+                "identifiers.user_id: user {user_id:?} is unknown; identities are created by \
+                 signals sent with the secret key"
+            )),
+            E::UserOfAnotherIdentity {
+                user_id,
+                linked,
+                identity_id,
+            } => ApiError::invalid(
+                "identifiers.user_id",
+                format!("user {user_id:?} belongs to identity {linked}, not {identity_id}"),
+            ),
+            E::UserWithoutIdentity(user_id) => {
+                ApiError::NotFound(format!("user {user_id:?} has no identity"))
+            }
+            E::NoIdentityNamed => ApiError::invalid("identity_id", "give identity_id or user_id"),
+            E::EventMissing(id) => ApiError::NotFound(format!("event {id} does not exist")),
+            E::BanMissing(id) => ApiError::NotFound(format!("ban {id} does not exist")),
+            E::EventHasApproval(id) => {
+                ApiError::Conflict(format!("event {id} already has an approval"))
+            }
+            E::ApprovalTokenUnknown => {
+                ApiError::NotFound("approval_token: unknown or already used token".into())
+            }
+            E::ApprovalAnswered(id) => {
+                ApiError::Conflict(format!("approval {id} was already answered"))
+            }
+            E::ApprovalExpired => {
+                ApiError::invalid("approval_token", "the approval expired; ask for a new one")
+            }
+            E::ApprovalIdentityGone => {
+                ApiError::NotFound("the approval's identity no longer exists".into())
+            }
+            E::KeynameInvalid => ApiError::invalid(
+                "smart_url.keyname",
+                "must be 3-64 letters, digits, '_' or '-' (or empty to generate one)",
+            ),
+            E::KeynameTaken(keyname) => ApiError::Conflict(format!(
+                "smart_url.keyname: {keyname:?} is taken; choose another or leave it empty"
+            )),
+            E::SmartUrlMissing(keyname) => {
+                ApiError::NotFound(format!("smart URL {keyname:?} does not exist"))
+            }
+            E::VisitorUnknown(visitor_id) => ApiError::NotFound(format!(
+                "visitor_id: no events for visitor {visitor_id:?}; track events first"
+            )),
+            E::PageTokenInvalid => ApiError::invalid(
+                "page_token",
+                "is not a token this call returned; pass next_page_token as is",
+            ),
+            E::TooManySigningKeys(max) => ApiError::invalid(
+                "tenant_id",
+                format!("has {max} signing keys already: revoke and delete old ones"),
+            ),
+            E::SigningKeyMissing(id) => {
+                ApiError::NotFound(format!("signing key {id} does not exist"))
+            }
+        }
+    }
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         let message = match &error {

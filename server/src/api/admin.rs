@@ -6,12 +6,15 @@ use tonic::{Request, Response, Status};
 use std::sync::Arc;
 
 use crate::{
-    api::{page_size, reply},
+    api::{
+        convert::{normalize_cidr, validate_destination},
+        page_size, reply,
+    },
     auth::Caller,
     engine::{
         Engine,
-        smart_urls::{BlockerOverride, SmartUrlRecord, validate_destination},
-        tenant_lists::{MAX_RANGES_PER_CALL, TenantList, TenantListEntry, normalize_cidr},
+        smart_urls::{BlockerOverride, SmartUrlRecord},
+        tenant_lists::{MAX_RANGES_PER_CALL, TenantList, TenantListEntry},
     },
     error::ApiError,
     tenancy::{

@@ -2,9 +2,15 @@
 
 use gatehouse_proto::v1 as pb;
 
+use std::net::IpAddr;
+
 use crate::{
     engine::{VisitorVerdict, detect_activity::DetectActivity},
-    intel::IpFacts,
+    error::ApiError,
+    intel::{
+        IpFacts,
+        ip_lists::{IpRange, parse_range},
+    },
 };
 
 /// The wire enum of a DetectActivity reason.
@@ -60,5 +66,84 @@ pub fn visitor_status_to_pb(verdict: &VisitorVerdict) -> pb::VisitorStatus {
         threat_url: verdict.threat_url(),
         detect_activity: detect_activity_to_pb(verdict.decision.activity).into(),
         detect_activity_label: verdict.decision.activity.label().to_string(),
+    }
+}
+
+/// Normalises an IP or CIDR written by a user; `field` names it in errors.
+pub fn normalize_cidr(raw: &str, field: &str) -> Result<(String, IpRange), ApiError> {
+    let text = raw.trim();
+    let normalized = if let Ok(ip) = text.parse::<IpAddr>() {
+        crate::intel::ip_lists::canonical(ip).to_string()
+    } else if let Ok(net) = text.parse::<ipnet::IpNet>() {
+        net.trunc().to_string()
+    } else {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{raw:?} is not an IP or CIDR range: write it as 203.0.113.7 or 203.0.113.0/24"
+            ),
+        ));
+    };
+    let range = parse_range(&normalized)
+        .ok_or_else(|| ApiError::invalid(field, format!("{raw:?} is not a valid range")))?;
+    Ok((normalized, range))
+}
+
+/// Checks a destination: an absolute http(s) URL.
+pub fn validate_destination(raw: &str, field: &str) -> Result<String, ApiError> {
+    let value = raw.trim();
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && value.len() <= 2048
+        && !value.chars().any(|c| c.is_control() || c.is_whitespace())
+        && value
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty());
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "{raw:?} is not an absolute http(s) URL: write it as https://shop.example/page"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn user_ranges_are_normalised_or_refused_by_field() {
+        assert_eq!(
+            normalize_cidr(" 203.0.113.7 ", "cidrs[0]").unwrap().0,
+            "203.0.113.7"
+        );
+        assert_eq!(
+            normalize_cidr("203.0.113.9/24", "cidrs[0]").unwrap().0,
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            normalize_cidr("::ffff:1.2.3.4", "cidrs[0]").unwrap().0,
+            "1.2.3.4"
+        );
+        let error = normalize_cidr("300.1.1.1", "cidrs[2]").unwrap_err();
+        assert!(error.to_string().starts_with("cidrs[2]: "), "{error}");
+    }
+
+    #[test]
+    fn destinations_are_absolute_http_urls() {
+        assert!(validate_destination("https://shop.example/x?y=1", "d").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "https://",
+            "ftp://x",
+            "https://a b",
+        ] {
+            assert!(validate_destination(bad, "d").is_err(), "{bad}");
+        }
     }
 }

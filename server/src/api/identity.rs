@@ -344,7 +344,8 @@ impl IdentityService for IdentityApi {
                 .standing(&tenant, &request.identity_id, &request.user_id)
                 .map(|standing| pb::GetIdentityResponse {
                     identity: Some(identity_to_pb(&standing.identity)),
-                }),
+                })
+                .map_err(ApiError::from),
         )
     }
 
@@ -358,7 +359,8 @@ impl IdentityService for IdentityApi {
             self.engine
                 .identities
                 .standing(&tenant, &request.identity_id, &request.user_id)
-                .map(|standing| standing_to_pb(&standing)),
+                .map(|standing| standing_to_pb(&standing))
+                .map_err(ApiError::from),
         )
     }
 

@@ -5,6 +5,7 @@
 pub mod clicks;
 pub mod counters;
 pub mod detect_activity;
+pub mod error;
 pub mod identity;
 pub mod locks;
 pub mod malicious;
@@ -12,6 +13,8 @@ pub mod signing_keys;
 pub mod smart_urls;
 pub mod tenant_lists;
 pub mod verification;
+
+pub use error::EngineError;
 
 use std::{net::IpAddr, sync::Arc};
 

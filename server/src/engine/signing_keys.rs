@@ -8,7 +8,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    error::ApiError,
+    engine::EngineError,
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
     tenancy::TenantId,
     time::now_ms,
@@ -61,12 +61,9 @@ impl SigningKeys {
     }
 
     /// Creates a key with a random secret. Durable.
-    pub async fn create(&self, tenant: &TenantId) -> Result<SigningKeyRecord, ApiError> {
+    pub async fn create(&self, tenant: &TenantId) -> Result<SigningKeyRecord, EngineError> {
         if self.list(tenant)?.len() >= MAX_SIGNING_KEYS {
-            return Err(ApiError::invalid(
-                "tenant_id",
-                format!("has {MAX_SIGNING_KEYS} signing keys already: revoke and delete old ones"),
-            ));
+            return Err(EngineError::TooManySigningKeys(MAX_SIGNING_KEYS));
         }
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
@@ -126,10 +123,10 @@ impl SigningKeys {
         &self,
         tenant: &TenantId,
         key_id: &str,
-    ) -> Result<SigningKeyRecord, ApiError> {
+    ) -> Result<SigningKeyRecord, EngineError> {
         let mut record = self
             .get(tenant, key_id)?
-            .ok_or_else(|| ApiError::NotFound(format!("signing key {key_id} does not exist")))?;
+            .ok_or_else(|| EngineError::SigningKeyMissing(key_id.to_string()))?;
         if record.revoked_ms == 0 {
             record.revoked_ms = now_ms();
             let mut batch = WriteBatch::new();

@@ -3,15 +3,14 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
     sync::{Arc, RwLock},
 };
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    error::ApiError,
-    intel::ip_lists::{IpRange, TenantIpLists, parse_range},
+    engine::EngineError,
+    intel::ip_lists::{TenantIpLists, parse_range},
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
     tenancy::TenantId,
     time::now_ms,
@@ -50,26 +49,6 @@ pub struct TenantListEntry {
 /// The most ranges one call may add.
 pub const MAX_RANGES_PER_CALL: usize = 10_000;
 
-/// Normalises an IP or CIDR written by a user; `field` names it in errors.
-pub fn normalize_cidr(raw: &str, field: &str) -> Result<(String, IpRange), ApiError> {
-    let text = raw.trim();
-    let normalized = if let Ok(ip) = text.parse::<IpAddr>() {
-        crate::intel::ip_lists::canonical(ip).to_string()
-    } else if let Ok(net) = text.parse::<ipnet::IpNet>() {
-        net.trunc().to_string()
-    } else {
-        return Err(ApiError::invalid(
-            field,
-            format!(
-                "{raw:?} is not an IP or CIDR range: write it as 203.0.113.7 or 203.0.113.0/24"
-            ),
-        ));
-    };
-    let range = parse_range(&normalized)
-        .ok_or_else(|| ApiError::invalid(field, format!("{raw:?} is not a valid range")))?;
-    Ok((normalized, range))
-}
-
 /// The lists, with a per-tenant cache of their range tables.
 pub struct TenantListStore {
     store: Arc<dyn Store>,
@@ -96,7 +75,7 @@ impl TenantListStore {
         list: TenantList,
         cidrs: &[String],
         note: &str,
-    ) -> Result<Vec<TenantListEntry>, ApiError> {
+    ) -> Result<Vec<TenantListEntry>, EngineError> {
         let now = now_ms();
         let mut batch = WriteBatch::new();
         let mut entries = Vec::with_capacity(cidrs.len());
@@ -128,7 +107,7 @@ impl TenantListStore {
         tenant: &TenantId,
         list: TenantList,
         cidrs: &[String],
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, EngineError> {
         let mut batch = WriteBatch::new();
         let mut removed = 0;
         for cidr in cidrs {
@@ -193,28 +172,5 @@ impl TenantListStore {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(tenant);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_ranges_are_normalised_or_refused_by_field() {
-        assert_eq!(
-            normalize_cidr(" 203.0.113.7 ", "cidrs[0]").unwrap().0,
-            "203.0.113.7"
-        );
-        assert_eq!(
-            normalize_cidr("203.0.113.9/24", "cidrs[0]").unwrap().0,
-            "203.0.113.0/24"
-        );
-        assert_eq!(
-            normalize_cidr("::ffff:1.2.3.4", "cidrs[0]").unwrap().0,
-            "1.2.3.4"
-        );
-        let error = normalize_cidr("300.1.1.1", "cidrs[2]").unwrap_err();
-        assert!(error.to_string().starts_with("cidrs[2]: "), "{error}");
     }
 }

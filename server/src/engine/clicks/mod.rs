@@ -14,8 +14,8 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 use rand::RngCore;
 
 use crate::{
+    engine::EngineError,
     engine::locks::Stripes,
-    error::ApiError,
     intel::Intel,
     store::{
         Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
@@ -194,7 +194,7 @@ impl ClickEngine {
         &self,
         tenant: &TenantId,
         input: TrackInput,
-    ) -> Result<(String, String), ApiError> {
+    ) -> Result<(String, String), EngineError> {
         let visitor_id = input.visitor_id.clone().unwrap_or_else(|| random_id("vis"));
         let event_id = random_id("cev");
         let ip = input
@@ -296,12 +296,10 @@ impl ClickEngine {
         settings: &ClickRuleSettings,
         visitor_id: &str,
         now_ms: i64,
-    ) -> Result<ClickDecision, ApiError> {
+    ) -> Result<ClickDecision, EngineError> {
         let events = self.visitor_events(tenant, visitor_id)?;
         let Some(latest) = events.last() else {
-            return Err(ApiError::NotFound(format!(
-                "visitor_id: no events for visitor {visitor_id:?}; track events first"
-            )));
+            return Err(EngineError::VisitorUnknown(visitor_id.to_string()));
         };
         // enrich
         let latest_ip = events
@@ -587,13 +585,8 @@ impl ClickEngine {
         visitor_id: Option<&str>,
         page_size: usize,
         page_token: &str,
-    ) -> Result<(Vec<ClickEvent>, String), ApiError> {
-        let after = hex::decode(page_token).map_err(|_| {
-            ApiError::invalid(
-                "page_token",
-                "is not a token this call returned; pass next_page_token as is",
-            )
-        })?;
+    ) -> Result<(Vec<ClickEvent>, String), EngineError> {
+        let after = hex::decode(page_token).map_err(|_| EngineError::PageTokenInvalid)?;
         // Per visitor, events sit under `tenant/visitor/`; for the tenant, the time index leads.
         let (space, prefix) = match visitor_id {
             Some(visitor) => {

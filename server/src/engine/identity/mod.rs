@@ -13,8 +13,7 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    engine::locks::Stripes,
-    error::ApiError,
+    engine::{EngineError, locks::Stripes},
     intel::{Intel, IpFacts, ip_lists::ListKind},
     store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
     tenancy::{IdentityRuleSettings, TenantId},
@@ -164,7 +163,7 @@ impl IdentityEngine {
         tenant: &TenantId,
         settings: &IdentityRuleSettings,
         input: SignalInput,
-    ) -> Result<(SignalOutcome, bool), ApiError> {
+    ) -> Result<(SignalOutcome, bool), EngineError> {
         let started_ms = now_ms();
         let _idempotency_guard = if input.idempotency_key.is_empty() {
             None
@@ -179,11 +178,7 @@ impl IdentityEngine {
             {
                 if stored.created_ms + IDEMPOTENCY_WINDOW_MS > started_ms {
                     if stored.request_hash != request_hash(&input) {
-                        return Err(ApiError::Conflict(
-                            "idempotency_key: was used in the last 24 h for a different signal; \
-                             use a new key for each signal"
-                                .into(),
-                        ));
+                        return Err(EngineError::IdempotencyKeyReused);
                     }
                     drop(guard);
                     // The first answer may still be on its way to disk: never acknowledge a
@@ -209,7 +204,7 @@ impl IdentityEngine {
         let identity_guard = self.identity_locks.lock_many(tenant, &lock_keys).await;
         let before: IdentityRecord = self
             .read(Keyspace::Identities, &key(tenant, &identity_id))?
-            .ok_or_else(|| ApiError::NotFound(format!("identity {identity_id} does not exist")))?;
+            .ok_or_else(|| EngineError::IdentityMissing(identity_id.clone()))?;
         let time_ms = input.time_ms.unwrap_or(started_ms);
         let signal_id = new_id("sig", started_ms);
 
@@ -428,17 +423,16 @@ impl IdentityEngine {
         tenant: &TenantId,
         input: &SignalInput,
         now: i64,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, EngineError> {
         if !input.identity_id.is_empty() {
             let exists = self
                 .store
                 .get(Keyspace::Identities, &key(tenant, &input.identity_id))?
                 .is_some();
             if !exists {
-                return Err(ApiError::NotFound(format!(
-                    "identifiers.identity_id: identity {} does not exist for this tenant",
-                    input.identity_id
-                )));
+                return Err(EngineError::SignalIdentityMissing(
+                    input.identity_id.clone(),
+                ));
             }
             if !input.user_id.is_empty() {
                 // Only the tenant's server may say which user an identity is: a client that could
@@ -447,11 +441,7 @@ impl IdentityEngine {
                     let linked =
                         self.read::<String>(Keyspace::UserIndex, &key(tenant, &input.user_id))?;
                     if linked.as_deref() != Some(input.identity_id.as_str()) {
-                        return Err(ApiError::PermissionDenied(
-                            "identifiers: a publishable key may not link a user id to an identity; \
-                             send either the user id or the identity id, or link them from your server"
-                                .into(),
-                        ));
+                        return Err(EngineError::ClientMayNotLink);
                     }
                 } else {
                     self.link_user(tenant, &input.user_id, &input.identity_id)
@@ -465,11 +455,7 @@ impl IdentityEngine {
             return Ok(found);
         }
         if !input.may_create_identity {
-            return Err(ApiError::NotFound(format!(
-                "identifiers.user_id: user {:?} is unknown; identities are created by signals sent \
-                 with the secret key",
-                input.user_id
-            )));
+            return Err(EngineError::UserUnknown(input.user_id.clone()));
         }
         // Two first signals of one user must not make two identities.
         let _guard = self.user_locks.lock(tenant, &input.user_id).await;
@@ -511,15 +497,16 @@ impl IdentityEngine {
         tenant: &TenantId,
         user_id: &str,
         identity_id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), EngineError> {
         let _guard = self.user_locks.lock(tenant, user_id).await;
         let user_key = key(tenant, user_id);
         match self.read::<String>(Keyspace::UserIndex, &user_key)? {
             Some(existing) if existing == identity_id => Ok(()),
-            Some(existing) => Err(ApiError::invalid(
-                "identifiers.user_id",
-                format!("user {user_id:?} belongs to identity {existing}, not {identity_id}"),
-            )),
+            Some(existing) => Err(EngineError::UserOfAnotherIdentity {
+                user_id: user_id.to_string(),
+                linked: existing,
+                identity_id: identity_id.to_string(),
+            }),
             None => {
                 let mut batch = WriteBatch::new();
                 batch.put(
@@ -539,20 +526,17 @@ impl IdentityEngine {
         tenant: &TenantId,
         identity_id: &str,
         user_id: &str,
-    ) -> Result<IdentityRecord, ApiError> {
+    ) -> Result<IdentityRecord, EngineError> {
         let id = if !identity_id.is_empty() {
             identity_id.to_string()
         } else if !user_id.is_empty() {
             self.read::<String>(Keyspace::UserIndex, &key(tenant, user_id))?
-                .ok_or_else(|| ApiError::NotFound(format!("user {user_id:?} has no identity")))?
+                .ok_or_else(|| EngineError::UserWithoutIdentity(user_id.to_string()))?
         } else {
-            return Err(ApiError::invalid(
-                "identity_id",
-                "give identity_id or user_id",
-            ));
+            return Err(EngineError::NoIdentityNamed);
         };
         self.read(Keyspace::Identities, &key(tenant, &id))?
-            .ok_or_else(|| ApiError::NotFound(format!("identity {id} does not exist")))
+            .ok_or_else(|| EngineError::IdentityMissing(id.to_string()))
     }
 
     /// An identity with its status, bans and approvals as they are now.
@@ -561,7 +545,7 @@ impl IdentityEngine {
         tenant: &TenantId,
         identity_id: &str,
         user_id: &str,
-    ) -> Result<IdentityStanding, ApiError> {
+    ) -> Result<IdentityStanding, EngineError> {
         let mut identity = self.find_identity(tenant, identity_id, user_id)?;
         let now = now_ms();
         let mut subjects = vec![(BanSubjectKind::Identity, identity.identity_id.clone())];
@@ -625,7 +609,7 @@ impl IdentityEngine {
         page_size: usize,
         page_token: &str,
         status: Option<IdentityStatus>,
-    ) -> Result<(Vec<IdentityStanding>, String), ApiError> {
+    ) -> Result<(Vec<IdentityStanding>, String), EngineError> {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
@@ -668,7 +652,7 @@ impl IdentityEngine {
         event_type: Option<EventType>,
         page_size: usize,
         page_token: &str,
-    ) -> Result<(Vec<EventRecord>, String), ApiError> {
+    ) -> Result<(Vec<EventRecord>, String), EngineError> {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
@@ -693,9 +677,9 @@ impl IdentityEngine {
     }
 
     /// Reads one event.
-    pub fn event(&self, tenant: &TenantId, event_id: &str) -> Result<EventRecord, ApiError> {
+    pub fn event(&self, tenant: &TenantId, event_id: &str) -> Result<EventRecord, EngineError> {
         self.read(Keyspace::Events, &key(tenant, event_id))?
-            .ok_or_else(|| ApiError::NotFound(format!("event {event_id} does not exist")))
+            .ok_or_else(|| EngineError::EventMissing(event_id.to_string()))
     }
 
     /// Bans in force at `now` on any of `subjects`.
@@ -732,7 +716,7 @@ impl IdentityEngine {
         action: BanAction,
         reason: String,
         duration_seconds: i64,
-    ) -> Result<BanRecord, ApiError> {
+    ) -> Result<BanRecord, EngineError> {
         let now = now_ms();
         if subject_kind == BanSubjectKind::Identity {
             self.find_identity(tenant, &subject, "")?;
@@ -767,10 +751,14 @@ impl IdentityEngine {
     }
 
     /// Lifts a ban, durably.
-    pub async fn delete_ban(&self, tenant: &TenantId, ban_id: &str) -> Result<BanRecord, ApiError> {
+    pub async fn delete_ban(
+        &self,
+        tenant: &TenantId,
+        ban_id: &str,
+    ) -> Result<BanRecord, EngineError> {
         let mut ban: BanRecord = self
             .read(Keyspace::Bans, &key(tenant, ban_id))?
-            .ok_or_else(|| ApiError::NotFound(format!("ban {ban_id} does not exist")))?;
+            .ok_or_else(|| EngineError::BanMissing(ban_id.to_string()))?;
         if ban.lifted_ms == 0 {
             ban.lifted_ms = now_ms();
             let mut batch = WriteBatch::new();
@@ -796,7 +784,7 @@ impl IdentityEngine {
         include_inactive: bool,
         page_size: usize,
         page_token: &str,
-    ) -> Result<(Vec<BanRecord>, String), ApiError> {
+    ) -> Result<(Vec<BanRecord>, String), EngineError> {
         let now = now_ms();
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
@@ -825,13 +813,11 @@ impl IdentityEngine {
         event_id: &str,
         message: String,
         ttl_seconds: i64,
-    ) -> Result<(ApprovalRecord, String), ApiError> {
+    ) -> Result<(ApprovalRecord, String), EngineError> {
         let now = now_ms();
         let mut event = self.event(tenant, event_id)?;
         if event.approval_id.is_some() {
-            return Err(ApiError::Conflict(format!(
-                "event {event_id} already has an approval"
-            )));
+            return Err(EngineError::EventHasApproval(event_id.to_string()));
         }
         let token = format!("apt_{}", crate::tenancy::random_token(24));
         let ttl = if ttl_seconds > 0 {
@@ -947,9 +933,9 @@ impl IdentityEngine {
         tenant: &TenantId,
         token: &str,
         approve: bool,
-    ) -> Result<(ApprovalRecord, IdentityStatus), ApiError> {
+    ) -> Result<(ApprovalRecord, IdentityStatus), EngineError> {
         let now = now_ms();
-        let unknown = || ApiError::NotFound("approval_token: unknown or already used token".into());
+        let unknown = || EngineError::ApprovalTokenUnknown;
         let location = self
             .store
             .get(Keyspace::ApprovalTokens, &Sha256::digest(token.as_bytes()))?
@@ -968,20 +954,14 @@ impl IdentityEngine {
             .read(Keyspace::Approvals, &location)?
             .ok_or_else(unknown)?;
         if approval.status != ApprovalStatus::Pending {
-            return Err(ApiError::Conflict(format!(
-                "approval {} was already answered",
-                approval.approval_id
-            )));
+            return Err(EngineError::ApprovalAnswered(approval.approval_id.clone()));
         }
         if approval.expires_ms <= now {
-            return Err(ApiError::invalid(
-                "approval_token",
-                "the approval expired; ask for a new one",
-            ));
+            return Err(EngineError::ApprovalExpired);
         }
         let mut identity: IdentityRecord = self
             .read(Keyspace::Identities, &key(tenant, &approval.identity_id))?
-            .ok_or_else(|| ApiError::NotFound("the approval's identity no longer exists".into()))?;
+            .ok_or(EngineError::ApprovalIdentityGone)?;
         approval.status = if approve {
             ApprovalStatus::Approved
         } else {
