@@ -278,7 +278,7 @@ for round in $(seq 1 "$edge_rounds"); do
     scheme=http
     ghz_transport=(--insecure)
     case "$variant" in
-      metrics_off) server_env=(GATEHOUSE_METRICS_ENABLED=false GATEHOUSE_ACCESS_LOG=false) ;;
+      metrics_off) server_env=(GATEHOUSE_METRICS_ENABLED=false) ;;
       tls)
         server_extra=(--tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem")
         scheme=https

@@ -219,7 +219,7 @@ pub async fn seed(
                 .decide(
                     &world.tenant,
                     &world.settings.click_rules,
-                    &visitor_id(visitor),
+                    &engine_visitor(visitor)?,
                     world.now,
                 )
                 .await?;
@@ -351,7 +351,7 @@ async fn track_visitor(world: &World, v: u64) -> Result<(), BenchError> {
                 &world.tenant,
                 TrackInput {
                     kind,
-                    visitor_id: Some(visitor_id(v)),
+                    visitor_id: Some(engine_visitor(v)?),
                     url: landing.clone(),
                     referrer: "https://www.google.com/".into(),
                     click_ids,
@@ -373,6 +373,12 @@ async fn track_visitor(world: &World, v: u64) -> Result<(), BenchError> {
             .await?;
     }
     Ok(())
+}
+
+/// Visitor `n` as the engine takes it.
+fn engine_visitor(n: u64) -> Result<gatehouse_server::engine::VisitorId, BenchError> {
+    gatehouse_server::engine::VisitorId::parse(&visitor_id(n))
+        .map_err(|problem| BenchError::Invalid(format!("visitor id: {problem}")))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse_server::{
     engine::{
-        Engine,
+        Engine, VisitorId,
         clicks::{TrackInput, records::ClickKind},
     },
     intel::{Intel, ip_lists::IpListTables},
@@ -62,7 +62,9 @@ fn bench(c: &mut Criterion) {
                             } else {
                                 ClickKind::Click
                             },
-                            visitor_id: Some(format!("vis_{}", n % 20_000)),
+                            visitor_id: Some(
+                                VisitorId::parse(&format!("vis_{}", n % 20_000)).unwrap(),
+                            ),
                             url: "https://shop.example/landing".into(),
                             referrer: String::new(),
                             click_ids: BTreeMap::new(),
@@ -92,7 +94,7 @@ fn bench(c: &mut Criterion) {
                 .decide(
                     &tenant,
                     &ClickRuleSettings::default(),
-                    &format!("vis_{visitor}"),
+                    &VisitorId::parse(&format!("vis_{visitor}")).unwrap(),
                     now,
                 )
                 .await;

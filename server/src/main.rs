@@ -16,19 +16,28 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn init_logs(format: LogFormat, filter: &str) {
+/// Sets up logging to stderr. Lines are formatted where they happen and written by a background
+/// thread, so a request never waits for a `write` to stderr (with the access log on, that is one
+/// line per request); when the thread falls behind, writers wait rather than drop lines. The
+/// guard flushes what is queued when it is dropped, at exit.
+fn init_logs(format: LogFormat, filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("gatehouse-log")
+        .finish(std::io::stderr());
     // Colours only on a terminal: in a file or journald the escape codes are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 #[tokio::main]
@@ -37,7 +46,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => match Config::load(args.config.as_deref(), &args.overrides()) {
             Ok(config) => {
-                init_logs(config.log_format, &config.log_level);
+                let _log_writer = init_logs(config.log_format, &config.log_level);
                 server::serve(config)
                     .await
                     .map_err(|error| error.to_string())

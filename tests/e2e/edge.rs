@@ -282,7 +282,12 @@ async fn tls_serves_grpc_grpc_web_and_http_and_reloads_the_certificate() {
         })
         .await;
     assert!(still.is_ok(), "the open connection was dropped: {still:?}");
-    assert!(server.log().contains("TLS certificate reloaded"));
+    assert!(
+        server
+            .log_when(|log| log.contains("TLS certificate reloaded"))
+            .await
+            .contains("TLS certificate reloaded")
+    );
 }
 
 #[tokio::test]

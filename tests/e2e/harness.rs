@@ -135,6 +135,19 @@ impl Server {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The server's log once `ready` holds for it (log lines are written by a background thread,
+    /// a moment after the event), or after 10 s.
+    pub async fn log_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the gRPC health check answers SERVING.
     pub async fn wait_ready(&mut self) {
         let url = self.grpc_url.clone();

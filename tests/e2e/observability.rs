@@ -159,7 +159,9 @@ async fn metrics_pass_promtool_and_move_with_the_traffic_and_the_access_log_hold
     assert_eq!(sample(&second, CHECK_VISITOR_OK), 5.0);
 
     // The access log: one line per request, with the tenant and the verdict, never a key.
-    let log = server.log();
+    let log = server
+        .log_when(|log| log.matches("CheckVisitor").count() >= 7)
+        .await;
     let access: Vec<_> = log
         .lines()
         .filter(|line| line.contains("gatehouse::access"))

@@ -9,7 +9,7 @@ use crate::{
     api::{bounded_text, page_size, reply, reply_judged},
     auth::Caller,
     engine::{
-        Engine,
+        Engine, InvalidId, VisitorId,
         clicks::{
             Action, ClickDecision, TrackInput,
             blocklist::{BlocklistFormat, render},
@@ -60,16 +60,10 @@ pub fn track_input(
             ));
         }
     };
-    let visitor_id = match request.visitor_id.trim() {
-        "" => None,
-        id if id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')) =>
-        {
-            Some(id.to_string())
-        }
-        _ => {
+    let visitor_id = match VisitorId::parse(&request.visitor_id) {
+        Ok(id) => Some(id),
+        Err(InvalidId::Empty) => None,
+        Err(InvalidId::Malformed { .. }) => {
             return Err(ApiError::invalid(
                 "visitor_id",
                 "must be 1-64 letters, digits, '_' or '-' (or empty for a new visitor)",
@@ -220,11 +214,14 @@ impl DecisionService for DecisionApi {
         let request = request.into_inner();
         let outcome = (|| {
             let size = page_size(request.page_size, "page_size")?;
-            let visitor_id = request.visitor_id.trim();
-            bounded_text(visitor_id, "visitor_id", MAX_ID_BYTES)?;
+            let visitor_id = match VisitorId::parse(&request.visitor_id) {
+                Ok(id) => Some(id),
+                Err(InvalidId::Empty) => None,
+                Err(problem) => return Err(ApiError::invalid("visitor_id", problem.to_string())),
+            };
             let (events, next_page_token) = self.engine.clicks.list_events(
                 &tenant,
-                (!visitor_id.is_empty()).then_some(visitor_id),
+                visitor_id.as_ref(),
                 size,
                 request.page_token.trim(),
             )?;
@@ -253,7 +250,7 @@ impl DecisionService for DecisionApi {
             Ok(pb::TrackEventResponse {
                 success: true,
                 event_id,
-                visitor_id,
+                visitor_id: visitor_id.into(),
             })
         }
         .await;
@@ -267,21 +264,21 @@ impl DecisionService for DecisionApi {
         let tenant = Caller::of(&request)?.tenant()?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let visitor_id = request.visitor_id.trim();
-            if visitor_id.is_empty() {
-                return Err(ApiError::invalid(
-                    "visitor_id",
-                    "is required: the vis_... id TrackEvent returned",
-                ));
-            }
-            bounded_text(visitor_id, "visitor_id", 64)?;
+            let visitor_id =
+                VisitorId::parse(&request.visitor_id).map_err(|problem| match problem {
+                    InvalidId::Empty => ApiError::invalid(
+                        "visitor_id",
+                        "is required: the vis_... id TrackEvent returned",
+                    ),
+                    malformed => ApiError::invalid("visitor_id", malformed.to_string()),
+                })?;
             let decision = self
                 .engine
                 .clicks
                 .decide(
                     &tenant.id,
                     &tenant.settings.click_rules,
-                    visitor_id,
+                    &visitor_id,
                     now_ms(),
                 )
                 .await?;

@@ -7,6 +7,7 @@ pub mod counters;
 pub mod detect_activity;
 pub mod error;
 pub mod identity;
+pub mod ids;
 pub mod locks;
 pub mod malicious;
 pub mod signing_keys;
@@ -15,6 +16,7 @@ pub mod tenant_lists;
 pub mod verification;
 
 pub use error::EngineError;
+pub use ids::{InvalidId, VisitorId};
 
 use std::{net::IpAddr, sync::Arc};
 

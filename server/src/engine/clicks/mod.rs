@@ -14,8 +14,8 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 use rand::RngCore;
 
 use crate::{
-    engine::EngineError,
     engine::locks::Stripes,
+    engine::{EngineError, VisitorId},
     intel::Intel,
     store::{
         Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
@@ -40,7 +40,7 @@ pub struct TrackInput {
     /// What happened.
     pub kind: ClickKind,
     /// The visitor, or `None` for a new one.
-    pub visitor_id: Option<String>,
+    pub visitor_id: Option<VisitorId>,
     /// The page URL.
     pub url: String,
     /// The referrer.
@@ -194,8 +194,9 @@ impl ClickEngine {
         &self,
         tenant: &TenantId,
         input: TrackInput,
-    ) -> Result<(String, String), EngineError> {
-        let visitor_id = input.visitor_id.clone().unwrap_or_else(|| random_id("vis"));
+    ) -> Result<(String, VisitorId), EngineError> {
+        let visitor = input.visitor_id.clone().unwrap_or_else(VisitorId::generate);
+        let visitor_id = visitor.to_string();
         let event_id = random_id("cev");
         let ip = input
             .ip
@@ -271,7 +272,7 @@ impl ClickEngine {
         self.store.apply(batch).await?;
         drop(guards);
         self.store.durable().await?;
-        Ok((event_id, visitor_id))
+        Ok((event_id, visitor))
     }
 
     /// A visitor's latest events, oldest first.
@@ -294,9 +295,10 @@ impl ClickEngine {
         &self,
         tenant: &TenantId,
         settings: &ClickRuleSettings,
-        visitor_id: &str,
+        visitor: &VisitorId,
         now_ms: i64,
     ) -> Result<ClickDecision, EngineError> {
+        let visitor_id = visitor.as_str();
         let events = self.visitor_events(tenant, visitor_id)?;
         let Some(latest) = events.last() else {
             return Err(EngineError::VisitorUnknown(visitor_id.to_string()));
@@ -582,7 +584,7 @@ impl ClickEngine {
     pub fn list_events(
         &self,
         tenant: &TenantId,
-        visitor_id: Option<&str>,
+        visitor_id: Option<&VisitorId>,
         page_size: usize,
         page_token: &str,
     ) -> Result<(Vec<ClickEvent>, String), EngineError> {
@@ -590,7 +592,7 @@ impl ClickEngine {
         // Per visitor, events sit under `tenant/visitor/`; for the tenant, the time index leads.
         let (space, prefix) = match visitor_id {
             Some(visitor) => {
-                let mut prefix = key(tenant, visitor);
+                let mut prefix = key(tenant, visitor.as_str());
                 prefix.push(b'/');
                 (Keyspace::ClickEvents, prefix)
             }
@@ -660,7 +662,7 @@ mod tests {
     fn input(visitor: &str, time_ms: i64) -> TrackInput {
         TrackInput {
             kind: ClickKind::PageView,
-            visitor_id: Some(visitor.into()),
+            visitor_id: Some(VisitorId::parse(visitor).unwrap()),
             url: "https://shop.example/".into(),
             referrer: String::new(),
             click_ids: BTreeMap::new(),
