@@ -6,11 +6,14 @@
 use std::sync::Arc;
 
 use gatehouse_sdk_core::signature::{self, EnvFlags, SigningKey, Token, TokenError, VerifyError};
-use serde::{Deserialize, Serialize};
 
-use super::{counters::SlidingCount, locks::Stripes, signing_keys::SigningKeys};
+use super::{
+    counters::{bucket_of, estimate},
+    locks::Stripes,
+    signing_keys::SigningKeys,
+};
 use crate::{
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key},
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key},
     tenancy::{TenantId, TenantSettings},
 };
 
@@ -153,11 +156,13 @@ fn version_name(version: u8) -> String {
     format!("v{version}")
 }
 
-/// A remembered nonce's device counter as stored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct DeviceVelocity {
-    /// Verified requests lately.
-    requests: SlidingCount,
+/// `t/{device}/{bucket}`: a device's verified requests in one window-long bucket (a counter,
+/// added to atomically, so servers sharing a store count together).
+fn velocity_key(tenant: &TenantId, device_id: &str, bucket: i64) -> Vec<u8> {
+    let mut key = tenant_key(tenant.as_str(), device_id.as_bytes());
+    key.push(b'/');
+    key.extend_from_slice(&bucket.to_be_bytes());
+    key
 }
 
 /// Verifies signed requests for every tenant.
@@ -240,14 +245,15 @@ impl Verifier {
             now_ms,
             &mut batch,
         )?;
-        let fast = self.count_device(
-            tenant,
-            &token.device_id,
-            settings.verify_velocity_per_minute,
-            now_ms,
-            &mut batch,
-        )?;
+        let counted = Self::count_device(tenant, &token.device_id, now_ms, &mut batch);
         self.store.apply(batch).await?;
+        let fast = match counted {
+            Some(bucket) => {
+                self.device_requests(tenant, &token.device_id, bucket, now_ms)?
+                    > f64::from(settings.verify_velocity_per_minute)
+            }
+            None => false,
+        };
         let status = if replay {
             VerifyStatus::PassReplay
         } else if fast {
@@ -284,27 +290,49 @@ impl Verifier {
         Ok(false)
     }
 
-    /// Counts one verified request of `device_id`; true when the device is over `per_minute`.
+    /// Counts one verified request of `device_id` in `batch`; the bucket it went to, or `None`
+    /// without a device id (then there is nothing to count per device).
     fn count_device(
+        tenant: &TenantId,
+        device_id: &str,
+        now_ms: i64,
+        batch: &mut WriteBatch,
+    ) -> Option<i64> {
+        if device_id.is_empty() {
+            return None;
+        }
+        let bucket = bucket_of(now_ms, VELOCITY_WINDOW_MS);
+        batch.add(
+            Keyspace::DeviceVelocity,
+            velocity_key(tenant, device_id, bucket),
+            1,
+        );
+        Some(bucket)
+    }
+
+    /// The device's verified requests within the last window, this one included.
+    fn device_requests(
         &self,
         tenant: &TenantId,
         device_id: &str,
-        per_minute: u32,
+        bucket: i64,
         now_ms: i64,
-        batch: &mut WriteBatch,
-    ) -> Result<bool, StoreError> {
-        // Without a device id there is nothing to count per device.
-        if device_id.is_empty() {
-            return Ok(false);
-        }
-        let key = tenant_key(tenant.as_str(), device_id.as_bytes());
-        let mut velocity: DeviceVelocity = match self.store.get(Keyspace::DeviceVelocity, &key)? {
-            Some(bytes) => decode(Keyspace::DeviceVelocity, &bytes)?,
-            None => DeviceVelocity::default(),
+    ) -> Result<f64, StoreError> {
+        let count = |bucket: i64| -> Result<i64, StoreError> {
+            Ok(self
+                .store
+                .get(
+                    Keyspace::DeviceVelocity,
+                    &velocity_key(tenant, device_id, bucket),
+                )?
+                .map_or(0, |bytes| decode_counter(&bytes)))
         };
-        let recent = velocity.requests.add(now_ms, VELOCITY_WINDOW_MS);
-        batch.put(Keyspace::DeviceVelocity, key, encode(&velocity)?);
-        Ok(recent > f64::from(per_minute))
+        Ok(estimate(
+            count(bucket - 1)?,
+            count(bucket)?,
+            now_ms,
+            VELOCITY_WINDOW_MS,
+        ))
     }
 
     /// Forgets nonces whose tokens have expired and device counters that went quiet; returns
@@ -346,9 +374,18 @@ impl Verifier {
                 SWEEP_BATCH,
             )?;
             let mut batch = WriteBatch::new();
+            let current = bucket_of(now_ms, VELOCITY_WINDOW_MS);
             for (key, value) in &page {
-                let velocity: DeviceVelocity = decode(Keyspace::DeviceVelocity, value)?;
-                if velocity.requests.is_stale(now_ms, VELOCITY_WINDOW_MS) {
+                // A bucket counter (8 bytes, its bucket the key's last 8) goes once it no longer
+                // counts; a record of the earlier per-device layout (JSON) goes at once.
+                let stale = match key.len().checked_sub(8).map(|start| &key[start..]) {
+                    Some(suffix) if value.len() == 8 => {
+                        let bucket = i64::from_be_bytes(suffix.try_into().unwrap_or_default());
+                        bucket < current - 1
+                    }
+                    _ => true,
+                };
+                if stale {
                     batch.delete(Keyspace::DeviceVelocity, key.clone());
                     removed += 1;
                 }
@@ -723,5 +760,19 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn device_counters_of_the_earlier_layout_are_swept() {
+        let fixture = Fixture::new().await;
+        let tenant = TenantId::parse("tn_0123456789abcdef", "tenant_id").unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Keyspace::DeviceVelocity,
+            tenant_key(tenant.as_str(), b"dev_old"),
+            br#"{"requests":{"bucket_start_ms":1,"current_hits":3,"previous_hits":0}}"#.to_vec(),
+        );
+        fixture.store.apply(batch).await.unwrap();
+        assert_eq!(fixture.verifier.sweep(NOW).await.unwrap(), 1);
     }
 }
