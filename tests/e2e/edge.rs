@@ -482,25 +482,11 @@ async fn chromium_runs_the_confirmation_page_over_https() {
         profile.path(),
         &[format!("--ignore-certificate-errors-spki-list={spki_hash}")],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let response = https
-            .get(&link)
-            .header("user-agent", CHROME)
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 302 {
-            assert_eq!(response.headers()["location"], ALLOWED);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Chromium never confirmed over https:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let location = crate::harness::await_redirect(&https, &link, CHROME, || {
+        format!("Chromium never confirmed over https:\n{}", server.log())
+    })
+    .await;
+    assert_eq!(location, ALLOWED);
     let _ = browser.kill();
     let _ = browser.wait();
 }

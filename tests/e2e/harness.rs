@@ -376,6 +376,34 @@ pub fn headless_chromium(
         .expect("start chromium")
 }
 
+/// Visits `url` as a person's browser (user agent `user_agent`) until it answers `302` (a browser
+/// elsewhere confirmed JavaScript for this address); the `Location` it sends. Panics with
+/// `context` after a minute.
+pub async fn await_redirect(
+    client: &reqwest::Client,
+    url: &str,
+    user_agent: &str,
+    context: impl Fn() -> String,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let response = client
+            .get(url)
+            .header("user-agent", user_agent)
+            .send()
+            .await
+            .expect("the link answers");
+        if response.status() == 302 {
+            return response.headers()["location"]
+                .to_str()
+                .expect("ascii location")
+                .to_string();
+        }
+        assert!(Instant::now() < deadline, "{}", context());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// A MaxMind test database fetched by `scripts/fetch-test-mmdb.sh`.
 pub fn test_mmdb(name: &str) -> PathBuf {
     let root = std::env::var_os("GATEHOUSE_TEST_DATA")

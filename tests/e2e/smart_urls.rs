@@ -2,8 +2,6 @@
 //! invalid keyname, the JavaScript confirmation flow over gRPC, the `/r/{keyname}` redirect with a
 //! real HTTP client, and the confirmation page run by headless Chromium.
 
-use std::time::{Duration, Instant};
-
 use gatehouse_proto::v1::{
     self as pb, blocker_service_client::BlockerServiceClient,
     smart_url_service_client::SmartUrlServiceClient,
@@ -380,24 +378,11 @@ async fn the_redirect_endpoint_and_its_javascript_page_in_chromium() {
     let mut browser =
         crate::harness::headless_chromium(&f.http("/r/js-gate"), CHROME, profile.path(), &[]);
     // The browser's confirmation is for 127.0.0.1: once it lands, the link sends us on.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let response = http
-            .get(f.http("/r/js-gate"))
-            .header("user-agent", CHROME)
-            .send()
-            .await
-            .unwrap();
-        if response.status() == 302 {
-            assert_eq!(response.headers()["location"], ALLOWED);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Chromium never confirmed JavaScript"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let location = crate::harness::await_redirect(&http, &f.http("/r/js-gate"), CHROME, || {
+        "Chromium never confirmed JavaScript".to_string()
+    })
+    .await;
+    assert_eq!(location, ALLOWED);
     let _ = browser.kill();
     let _ = browser.wait();
 }

@@ -12,7 +12,7 @@ use std::sync::{
 
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    IntGaugeVec, Opts, Registry, TextEncoder, core::Collector,
 };
 
 /// Request latency buckets, in seconds: from the 100 µs a cached check takes to the seconds a
@@ -66,27 +66,32 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+/// Registers a metric that construction made; names and labels are constants checked by the
+/// tests below, so neither step can fail at run time.
+#[allow(clippy::expect_used)]
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: Result<M, prometheus::Error>,
+) -> M {
+    let metric = metric.expect("valid metric");
     registry
         .register(Box::new(metric.clone()))
         .expect("unique metric");
     metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
-    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
-        .expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("unique metric");
-    metric
+    register(
+        registry,
+        Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec())),
+    )
 }
 
 impl Metrics {
-    // Names and labels are constants checked by the tests below, so construction cannot fail
-    // at run time.
-    #[allow(clippy::expect_used)]
     fn new() -> Self {
         let registry = Registry::new();
         let requests = counter(
@@ -95,18 +100,17 @@ impl Metrics {
             "Requests answered, by protocol, service, method and gRPC code or HTTP status.",
             &["protocol", "service", "method", "code"],
         );
-        let request_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "gatehouse_request_duration_seconds",
-                "Time from a request's arrival to its answer, in seconds.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["protocol", "service", "method"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(request_duration.clone()))
-            .expect("unique metric");
+        let request_duration = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "gatehouse_request_duration_seconds",
+                    "Time from a request's arrival to its answer, in seconds.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["protocol", "service", "method"],
+            ),
+        );
         let tenant_requests = counter(
             &registry,
             "gatehouse_tenant_requests_total",
@@ -143,57 +147,53 @@ impl Metrics {
             "Time of one durability flush shared by the writers waiting for it, in seconds.",
             STORE_BUCKETS,
         );
-        let webhook_outbox_depth = IntGauge::new(
-            "gatehouse_webhook_outbox_depth",
-            "Webhook deliveries waiting for their next attempt.",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(webhook_outbox_depth.clone()))
-            .expect("unique metric");
+        let webhook_outbox_depth = register(
+            &registry,
+            IntGauge::new(
+                "gatehouse_webhook_outbox_depth",
+                "Webhook deliveries waiting for their next attempt.",
+            ),
+        );
         let webhook_deliveries = counter(
             &registry,
             "gatehouse_webhook_deliveries_total",
             "Webhook delivery attempts by outcome.",
             &["outcome"],
         );
-        let intel_entries = IntGaugeVec::new(
-            Opts::new(
-                "gatehouse_intel_entries",
-                "Entries loaded per intelligence table.",
+        let intel_entries = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "gatehouse_intel_entries",
+                    "Entries loaded per intelligence table.",
+                ),
+                &["table"],
             ),
-            &["table"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(intel_entries.clone()))
-            .expect("unique metric");
-        let intel_data_timestamp = GaugeVec::new(
-            Opts::new(
-                "gatehouse_intel_data_timestamp_seconds",
-                "When the loaded intelligence data was written (file modification time), \
-                 in Unix seconds.",
+        );
+        let intel_data_timestamp = register(
+            &registry,
+            GaugeVec::new(
+                Opts::new(
+                    "gatehouse_intel_data_timestamp_seconds",
+                    "When the loaded intelligence data was written (file modification time), \
+                     in Unix seconds.",
+                ),
+                &["table"],
             ),
-            &["table"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(intel_data_timestamp.clone()))
-            .expect("unique metric");
+        );
         let tls_reloads = counter(
             &registry,
             "gatehouse_tls_reloads_total",
             "TLS certificate reloads by outcome.",
             &["outcome"],
         );
-        let build_info = IntGaugeVec::new(
-            Opts::new("gatehouse_build_info", "The running build; always 1."),
-            &["version"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(build_info.clone()))
-            .expect("unique metric");
+        let build_info = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("gatehouse_build_info", "The running build; always 1."),
+                &["version"],
+            ),
+        );
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
