@@ -23,7 +23,8 @@
 # Knobs (environment): BENCH_DURATION (10s per run at the top level), BENCH_SHORT_DURATION (5s
 # per run at the other levels), BENCH_CONCURRENCY ("1 32"; the last is the one the targets are
 # checked at), BENCH_IDENTITIES (100000), BENCH_CLICKS (1000000),
-# BENCH_LIST_SCALE (1.0), BENCH_SWEEP_CONCURRENCY (64), BENCH_KEEP=1 keeps the work folder.
+# BENCH_LIST_SCALE (1.0), BENCH_SWEEP_CONCURRENCY (64), BENCH_EDGE_ROUNDS (3) and
+# BENCH_EDGE_DURATION (3s) for the TLS/metrics variants, BENCH_KEEP=1 keeps the work folder.
 # BENCH_PROFILE=1 also records the slowest RPC with `perf` into bench/results/profile-<rpc>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ identities="${BENCH_IDENTITIES:-100000}"
 clicks="${BENCH_CLICKS:-1000000}"
 list_scale="${BENCH_LIST_SCALE:-1.0}"
 sweep_concurrency="${BENCH_SWEEP_CONCURRENCY:-64}"
+# The edge variants run at a fixed rate: a few seconds each give a steady CPU per request.
+edge_duration="${BENCH_EDGE_DURATION:-3s}"
 seed=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 tools="${GATEHOUSE_TOOLS:-$HOME/.cache/gatehouse-tools}"
@@ -90,7 +93,14 @@ prepare &
 prepare_pid=$!
 
 # --- 2. build ---------------------------------------------------------------------------------
-cargo build --release --quiet -p gatehouse-server -p gatehouse-bench
+# Without line tables the release build is quicker (most of a fresh machine's time); a profile
+# (BENCH_PROFILE=1) needs them for perf's symbols.
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+  cargo build --release --quiet -p gatehouse-server -p gatehouse-bench
+else
+  cargo build --release --quiet --config 'profile.release.debug="none"' \
+    -p gatehouse-server -p gatehouse-bench
+fi
 bin="$CARGO_TARGET_DIR/release/gatehouse"
 helper="$CARGO_TARGET_DIR/release/gatehouse-bench"
 phase build
@@ -289,9 +299,9 @@ for round in $(seq 1 "$edge_rounds"); do
       --connections 2 -z 1s --format json "$server" >/dev/null
     log "edge: $variant, round $round"
     run "edge-$variant-health-r$round" "$top" grpc.health.v1.Health/Check "$work/health.json" \
-      -z "$short_duration" --rps "$edge_rate"
+      -z "$edge_duration" --rps "$edge_rate"
     run "edge-$variant-check_visitor-r$round" "$top" gatehouse.v1.BlockerService/CheckVisitor \
-      "$work/requests-c$top/check_visitor.json" -z "$short_duration" --rps "$edge_rate" \
+      "$work/requests-c$top/check_visitor.json" -z "$edge_duration" --rps "$edge_rate" \
       -m "$key_header"
   done
 done
