@@ -120,8 +120,9 @@ fn https_client(ca_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
-async fn start_tls(pki: &Pki, extra_env: &[(&str, String)]) -> Server {
-    let (cert, key, _) = pki.write_server_pair("gatehouse one");
+/// A server with a certificate from `pki`, ready over TLS; with the certificate key's SPKI.
+async fn start_tls(pki: &Pki, extra_env: &[(&str, String)]) -> (Server, Vec<u8>) {
+    let (cert, key, spki) = pki.write_server_pair("gatehouse one");
     let temp = tempfile::tempdir().unwrap();
     let data_dir = temp.keep();
     let mut envs = vec![("GATEHOUSE_TLS_RELOAD_SECONDS", "1".to_string())];
@@ -142,7 +143,24 @@ async fn start_tls(pki: &Pki, extra_env: &[(&str, String)]) -> Server {
     server
         .wait_ready_with(move || tls_endpoint(port, &ca, None))
         .await;
-    server
+    (server, spki)
+}
+
+/// Creates a tenant with the admin token over `channel`.
+async fn create_tenant_over(
+    channel: tonic::transport::Channel,
+    name: &str,
+) -> Result<pb::CreateTenantResponse, tonic::Status> {
+    gatehouse_proto::v1::admin_service_client::AdminServiceClient::new(channel)
+        .create_tenant(bearer(
+            pb::CreateTenantRequest {
+                name: name.into(),
+                settings: None,
+            },
+            ADMIN_TOKEN,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 /// The certificate a fresh TLS handshake with `port` is shown.
@@ -172,7 +190,7 @@ use rustls_pki_types::pem::PemObject as _;
 #[tokio::test]
 async fn tls_serves_grpc_grpc_web_and_http_and_reloads_the_certificate() {
     let pki = Pki::new();
-    let server = start_tls(&pki, &[]).await;
+    let (server, _) = start_tls(&pki, &[]).await;
     let port = server.grpc_port();
 
     // gRPC over TLS (HTTP/2 by ALPN): a tenant and a visitor check.
@@ -180,16 +198,7 @@ async fn tls_serves_grpc_grpc_web_and_http_and_reloads_the_certificate() {
         .connect()
         .await
         .unwrap();
-    let tenant = pb::CreateTenantRequest {
-        name: "shop".into(),
-        settings: None,
-    };
-    let created =
-        gatehouse_proto::v1::admin_service_client::AdminServiceClient::new(channel.clone())
-            .create_tenant(bearer(tenant, ADMIN_TOKEN))
-            .await
-            .unwrap()
-            .into_inner();
+    let created = create_tenant_over(channel.clone(), "shop").await.unwrap();
     let checked = BlockerServiceClient::new(channel.clone())
         .check_visitor(api_key(
             pb::CheckVisitorRequest {
@@ -293,7 +302,7 @@ async fn tls_serves_grpc_grpc_web_and_http_and_reloads_the_certificate() {
 #[tokio::test]
 async fn with_a_client_ca_the_admin_token_needs_a_client_certificate() {
     let pki = Pki::new();
-    let server = start_tls(
+    let (server, _) = start_tls(
         &pki,
         &[(
             "GATEHOUSE_TLS_CLIENT_CA",
@@ -302,24 +311,13 @@ async fn with_a_client_ca_the_admin_token_needs_a_client_certificate() {
     )
     .await;
     let port = server.grpc_port();
-    let request = || {
-        bearer(
-            pb::CreateTenantRequest {
-                name: "shop".into(),
-                settings: None,
-            },
-            ADMIN_TOKEN,
-        )
-    };
     let anonymous = tls_endpoint(port, &pki.ca_pem, None)
         .connect()
         .await
         .unwrap();
-    let refused =
-        gatehouse_proto::v1::admin_service_client::AdminServiceClient::new(anonymous.clone())
-            .create_tenant(request())
-            .await
-            .unwrap_err();
+    let refused = create_tenant_over(anonymous.clone(), "shop")
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert!(
         refused.message().contains("client certificate"),
@@ -331,11 +329,7 @@ async fn with_a_client_ca_the_admin_token_needs_a_client_certificate() {
         .connect()
         .await
         .unwrap();
-    let created = gatehouse_proto::v1::admin_service_client::AdminServiceClient::new(operator)
-        .create_tenant(request())
-        .await
-        .unwrap()
-        .into_inner();
+    let created = create_tenant_over(operator, "shop").await.unwrap();
 
     // Tenants' keys need no client certificate.
     BlockerServiceClient::new(anonymous)
@@ -427,40 +421,12 @@ async fn chromium_runs_the_confirmation_page_over_https() {
     use sha2::Digest as _;
 
     let pki = Pki::new();
-    let (cert, key, spki) = pki.write_server_pair("gatehouse chromium");
-    let temp = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn_with_env(
-        temp.path(),
-        Some(ADMIN_TOKEN),
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let port = server.grpc_port();
-    let ca = pki.ca_pem.clone();
-    server
-        .wait_ready_with(move || tls_endpoint(port, &ca, None))
-        .await;
-    let channel = tls_endpoint(port, &pki.ca_pem, None)
+    let (server, spki) = start_tls(&pki, &[]).await;
+    let channel = tls_endpoint(server.grpc_port(), &pki.ca_pem, None)
         .connect()
         .await
         .unwrap();
-    let created =
-        gatehouse_proto::v1::admin_service_client::AdminServiceClient::new(channel.clone())
-            .create_tenant(bearer(
-                pb::CreateTenantRequest {
-                    name: "links".into(),
-                    settings: None,
-                },
-                ADMIN_TOKEN,
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+    let created = create_tenant_over(channel.clone(), "links").await.unwrap();
     let tenant_id = created.tenant.unwrap().tenant_id;
     create_link(channel, &created.secret_key, &tenant_id).await;
     let link = format!("https://localhost:{}/r/tls-gate", server.http_port);
