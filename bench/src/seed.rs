@@ -19,7 +19,7 @@ use gatehouse_server::{
         identity::{SignalInput, SignalSource, records::DeviceInfo},
     },
     intel::Intel,
-    store::{Entry, Keyspace, SledStore, Store, StoreError, StoreFuture, WriteBatch},
+    store::{Entry, Keyspace, SledStore, Store, StoreFuture, WriteBatch},
     tenancy::{Tenancy, TenantId, TenantSettings},
     time::now_ms,
     webhooks::Webhooks,
@@ -39,36 +39,36 @@ use crate::{
 struct BulkLoad(SledStore);
 
 impl Store for BulkLoad {
-    fn get(&self, space: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get<'a>(&'a self, space: Keyspace, key: &'a [u8]) -> StoreFuture<'a, Option<Vec<u8>>> {
         self.0.get(space, key)
     }
 
-    fn scan_prefix(
-        &self,
+    fn scan_prefix<'a>(
+        &'a self,
         space: Keyspace,
-        prefix: &[u8],
-        start_after: Option<&[u8]>,
+        prefix: &'a [u8],
+        start_after: Option<&'a [u8]>,
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> StoreFuture<'a, Vec<Entry>> {
         self.0.scan_prefix(space, prefix, start_after, limit)
     }
 
-    fn scan_range(
-        &self,
+    fn scan_range<'a>(
+        &'a self,
         space: Keyspace,
-        start: &[u8],
-        end: &[u8],
+        start: &'a [u8],
+        end: &'a [u8],
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> StoreFuture<'a, Vec<Entry>> {
         self.0.scan_range(space, start, end, limit)
     }
 
-    fn scan_prefix_last(
-        &self,
+    fn scan_prefix_last<'a>(
+        &'a self,
         space: Keyspace,
-        prefix: &[u8],
+        prefix: &'a [u8],
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
+    ) -> StoreFuture<'a, Vec<Entry>> {
         self.0.scan_prefix_last(space, prefix, limit)
     }
 
@@ -167,6 +167,7 @@ pub async fn seed(
         ..TenantSettings::default()
     };
     let (tenant, publishable, secret) = Tenancy::new(shared)
+        .await
         .create_tenant(plan.tenant_name.clone(), settings)
         .await?;
     let world = Arc::new(World {
@@ -417,10 +418,11 @@ mod tests {
         // Open the data dir as the server would and read what was written.
         let store: Arc<dyn Store> = Arc::new(reopen(&config.data_dir).await);
         let tenant = TenantId::parse(&report.tenant_id, "tenant_id").unwrap();
-        let tenancy = Tenancy::new(store.clone());
+        let tenancy = Tenancy::new(store.clone()).await;
         assert_eq!(
             tenancy
                 .require_tenant(&tenant)
+                .await
                 .unwrap()
                 .settings
                 .rate_limit_per_minute,
@@ -434,9 +436,10 @@ mod tests {
         let identity = engine
             .identities
             .find_identity(&tenant, "", &user_id(39))
+            .await
             .unwrap();
         assert_eq!(identity.user_ids, vec![user_id(39)]);
-        let stats = engine.clicks.stats(&tenant, 8, now_ms()).unwrap();
+        let stats = engine.clicks.stats(&tenant, 8, now_ms()).await.unwrap();
         let events: i64 = stats.daily.iter().map(|day| day.events).sum();
         assert_eq!(events, 300);
         let decisions: i64 = stats.daily.iter().map(|day| day.decisions).sum();
@@ -444,6 +447,7 @@ mod tests {
         let prefix = gatehouse_server::store::tenant_prefix(tenant.as_str());
         let identities = store
             .scan_prefix(Keyspace::Identities, &prefix, None, usize::MAX)
+            .await
             .unwrap();
         assert_eq!(identities.len(), 40);
     }

@@ -107,11 +107,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("get_stats_{events}_events"));
     for (name, days) in [("today", 1), ("7days", 7), ("30days", 30), ("90days", 90)] {
         group.bench_function(name, |b| {
-            b.iter(|| engine.clicks.stats(&tenant, days, now).unwrap());
+            b.to_async(&runtime)
+                .iter(|| async { engine.clicks.stats(&tenant, days, now).await.unwrap() });
         });
     }
     group.finish();
-    let stats = engine.clicks.stats(&tenant, 90, now).unwrap();
+    let stats = runtime
+        .block_on(engine.clicks.stats(&tenant, 90, now))
+        .unwrap();
     let total: i64 = stats.daily.iter().map(|day| day.events).sum();
     println!("90-day total events from counters: {total}");
 }

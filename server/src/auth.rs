@@ -233,7 +233,7 @@ impl Gate {
     }
 
     /// Decides on a request from its path, metadata and connection (none in in-process tests).
-    pub fn admit(
+    pub async fn admit(
         &self,
         path: &str,
         headers: &HeaderMap,
@@ -282,6 +282,7 @@ impl Gate {
         let owner = self
             .tenancy
             .authenticate(presented)
+            .await
             .map_err(ApiError::from)?
             .ok_or_else(|| {
                 ApiError::Unauthenticated(
@@ -489,10 +490,11 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let connection = request.extensions().get::<Connection>().copied();
         let client = connection.map(|connection| self.gate.client(&connection, request.headers()));
-        let admission =
-            self.gate
-                .admit(request.uri().path(), request.headers(), connection.as_ref());
+        let gate = self.gate.clone();
         Box::pin(async move {
+            let admission = gate
+                .admit(request.uri().path(), request.headers(), connection.as_ref())
+                .await;
             match admission {
                 Ok(Admission { caller, rate }) => {
                     let tenant_id = match &caller {

@@ -130,14 +130,11 @@ impl IntoResponse for Unavailable {
 }
 
 /// The link's tenant, if the link exists and the gate lets a visit through.
-fn link_owner(state: &HttpState, keyname: &str) -> Result<Tenant, Unavailable> {
-    let lookup = state
-        .engine
-        .smart_urls
-        .owner(keyname)
-        .ok()
-        .flatten()
-        .and_then(|tenant_id| state.tenancy.get_tenant(&tenant_id).ok().flatten());
+async fn link_owner(state: &HttpState, keyname: &str) -> Result<Tenant, Unavailable> {
+    let lookup = match state.engine.smart_urls.owner(keyname).await {
+        Ok(Some(tenant_id)) => state.tenancy.get_tenant(&tenant_id).await.ok().flatten(),
+        _ => None,
+    };
     let Some(tenant) = lookup else {
         return Err(Unavailable::Missing);
     };
@@ -179,7 +176,7 @@ async fn redirect(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let tenant = match link_owner(&state, &keyname) {
+    let tenant = match link_owner(&state, &keyname).await {
         Ok(tenant) => tenant,
         Err(unavailable) => return unavailable.into_response(),
     };
@@ -249,7 +246,7 @@ async fn confirm(
     Extension(client): Extension<ClientAddr>,
     Path(keyname): Path<String>,
 ) -> Response {
-    let tenant = match link_owner(&state, &keyname) {
+    let tenant = match link_owner(&state, &keyname).await {
         Ok(tenant) => tenant,
         Err(unavailable) => return unavailable.into_response(),
     };

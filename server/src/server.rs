@@ -97,7 +97,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = SledStore::open_with_cache(&config.data_dir, config.store_cache_mb)?;
     let admin_token = resolve_admin_token(&config)?;
     let shared_store: Arc<dyn Store> = Arc::new(store.clone());
-    let tenancy = Tenancy::new(shared_store.clone());
+    let tenancy = Tenancy::new(shared_store.clone()).await;
     let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token).with_edge(
         trusted_proxies.clone(),
         tls.as_ref().is_some_and(|tls| tls.verifies_clients()),
@@ -307,7 +307,7 @@ fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHa
             ticker.tick().await;
             let mut after: Option<crate::tenancy::TenantId> = None;
             loop {
-                let page = match tenancy.list_tenants(after.as_ref(), 100) {
+                let page = match tenancy.list_tenants(after.as_ref(), 100).await {
                     Ok(page) => page,
                     Err(error) => {
                         tracing::warn!(%error, "retention: cannot list tenants");

@@ -36,32 +36,33 @@ impl AdminApi {
         Self { tenancy, engine }
     }
 
-    fn require_smart_url(
+    async fn require_smart_url(
         &self,
         tenant_id: &TenantId,
         keyname: &str,
     ) -> Result<SmartUrlRecord, ApiError> {
         self.engine
             .smart_urls
-            .get(tenant_id, keyname.trim())?
+            .get(tenant_id, keyname.trim())
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("smart URL {keyname:?} does not exist")))
     }
 
     /// The tenant a tenant-scoped call acts on, checked against the caller.
-    fn tenant_for(&self, caller: &Caller, tenant_id: &str) -> Result<TenantId, ApiError> {
+    async fn tenant_for(&self, caller: &Caller, tenant_id: &str) -> Result<TenantId, ApiError> {
         let tenant_id = TenantId::parse(tenant_id, "tenant_id")?;
         caller.authorize_tenant(&tenant_id)?;
-        self.tenancy.require_tenant(&tenant_id)?;
+        self.tenancy.require_tenant(&tenant_id).await?;
         Ok(tenant_id)
     }
 
-    fn ip_list_target(
+    async fn ip_list_target(
         &self,
         caller: &Caller,
         tenant_id: &str,
         list: i32,
     ) -> Result<(TenantId, TenantList), ApiError> {
-        let tenant_id = self.tenant_for(caller, tenant_id)?;
+        let tenant_id = self.tenant_for(caller, tenant_id).await?;
         let list = match pb::IpListKind::try_from(list) {
             Ok(pb::IpListKind::Whitelist) => TenantList::Whitelist,
             Ok(pb::IpListKind::Blacklist) => TenantList::Blacklist,
@@ -102,7 +103,9 @@ impl AdminApi {
         caller: &Caller,
         request: pb::AddIpListEntriesRequest,
     ) -> Result<pb::AddIpListEntriesResponse, ApiError> {
-        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
+        let (tenant_id, list) = self
+            .ip_list_target(caller, &request.tenant_id, request.list)
+            .await?;
         let cidrs = Self::normalized_cidrs(&request.cidrs)?;
         if request.note.len() > 500 {
             return Err(ApiError::invalid("note", "is longer than 500 bytes"));
@@ -122,7 +125,9 @@ impl AdminApi {
         caller: &Caller,
         request: pb::RemoveIpListEntriesRequest,
     ) -> Result<pb::RemoveIpListEntriesResponse, ApiError> {
-        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
+        let (tenant_id, list) = self
+            .ip_list_target(caller, &request.tenant_id, request.list)
+            .await?;
         let cidrs = Self::normalized_cidrs(&request.cidrs)?;
         let removed = self
             .engine
@@ -134,13 +139,15 @@ impl AdminApi {
         })
     }
 
-    fn list_ip_list_entries(
+    async fn list_ip_list_entries(
         &self,
         caller: &Caller,
         request: pb::ListIpListEntriesRequest,
     ) -> Result<pb::ListIpListEntriesResponse, ApiError> {
-        let (tenant_id, list) = self.ip_list_target(caller, &request.tenant_id, request.list)?;
-        let entries = self.engine.tenant_lists.list(&tenant_id, list)?;
+        let (tenant_id, list) = self
+            .ip_list_target(caller, &request.tenant_id, request.list)
+            .await?;
+        let entries = self.engine.tenant_lists.list(&tenant_id, list).await?;
         Ok(pb::ListIpListEntriesResponse {
             entries: entries.into_iter().map(ip_list_entry_to_pb).collect(),
         })
@@ -164,7 +171,7 @@ impl AdminApi {
         })
     }
 
-    fn list_tenants(
+    async fn list_tenants(
         &self,
         request: pb::ListTenantsRequest,
     ) -> Result<pb::ListTenantsResponse, ApiError> {
@@ -174,7 +181,10 @@ impl AdminApi {
             token => Some(TenantId::parse(token, "page_token")?),
         };
         // One extra tells whether another page follows.
-        let mut tenants = self.tenancy.list_tenants(start_after.as_ref(), limit + 1)?;
+        let mut tenants = self
+            .tenancy
+            .list_tenants(start_after.as_ref(), limit + 1)
+            .await?;
         let next_page_token = if tenants.len() > limit {
             tenants.truncate(limit);
             tenants
@@ -190,14 +200,14 @@ impl AdminApi {
         })
     }
 
-    fn get_tenant(
+    async fn get_tenant(
         &self,
         caller: &Caller,
         request: pb::GetTenantRequest,
     ) -> Result<pb::GetTenantResponse, ApiError> {
         let tenant_id = TenantId::parse(&request.tenant_id, "tenant_id")?;
         caller.authorize_tenant(&tenant_id)?;
-        let tenant = self.tenancy.require_tenant(&tenant_id)?;
+        let tenant = self.tenancy.require_tenant(&tenant_id).await?;
         Ok(pb::GetTenantResponse {
             tenant: Some(tenant_to_pb(&tenant)),
         })
@@ -210,7 +220,7 @@ impl AdminApi {
     ) -> Result<pb::UpdateTenantResponse, ApiError> {
         let tenant_id = TenantId::parse(&request.tenant_id, "tenant_id")?;
         caller.authorize_tenant(&tenant_id)?;
-        let mut tenant = self.tenancy.require_tenant(&tenant_id)?;
+        let mut tenant = self.tenancy.require_tenant(&tenant_id).await?;
         if let Some(name) = &request.name {
             tenant.name = Tenancy::validate_name(name, "name")?;
         }
@@ -259,15 +269,15 @@ impl AdminApi {
         })
     }
 
-    fn list_keys(
+    async fn list_keys(
         &self,
         caller: &Caller,
         request: pb::ListKeysRequest,
     ) -> Result<pb::ListKeysResponse, ApiError> {
         let tenant_id = TenantId::parse(&request.tenant_id, "tenant_id")?;
         caller.authorize_tenant(&tenant_id)?;
-        self.tenancy.require_tenant(&tenant_id)?;
-        let mut keys = self.tenancy.list_keys(&tenant_id)?;
+        self.tenancy.require_tenant(&tenant_id).await?;
+        let mut keys = self.tenancy.list_keys(&tenant_id).await?;
         keys.sort_by_key(|key| key.created_ms);
         Ok(pb::ListKeysResponse {
             keys: keys.iter().map(key_to_pb).collect(),
@@ -804,7 +814,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::ListTenantsRequest>,
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
-        reply(self.list_tenants(request.into_inner()))
+        reply(self.list_tenants(request.into_inner()).await)
     }
 
     async fn get_tenant(
@@ -812,7 +822,7 @@ impl AdminService for AdminApi {
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::GetTenantResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        reply(self.get_tenant(&caller, request.into_inner()))
+        reply(self.get_tenant(&caller, request.into_inner()).await)
     }
 
     async fn update_tenant(
@@ -842,7 +852,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        reply(self.list_keys(&caller, request.into_inner()))
+        reply(self.list_keys(&caller, request.into_inner()).await)
     }
 
     async fn add_ip_list_entries(
@@ -872,7 +882,10 @@ impl AdminService for AdminApi {
         request: Request<pb::ListIpListEntriesRequest>,
     ) -> Result<Response<pb::ListIpListEntriesResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
-        reply(self.list_ip_list_entries(&caller, request.into_inner()))
+        reply(
+            self.list_ip_list_entries(&caller, request.into_inner())
+                .await,
+        )
     }
 
     async fn create_webhook(
@@ -882,7 +895,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             let endpoint = self
                 .engine
                 .webhooks
@@ -903,13 +916,14 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
-            let endpoints = self.engine.webhooks.list_endpoints(&tenant_id)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
+            let endpoints = self.engine.webhooks.list_endpoints(&tenant_id).await?;
             Ok(pb::ListWebhooksResponse {
                 webhooks: endpoints.iter().map(webhook_to_pb).collect(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -920,7 +934,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             self.engine
                 .webhooks
                 .delete_endpoint(&tenant_id, &request.webhook_id)
@@ -937,16 +951,15 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListWebhookDeliveriesResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             let size = usize::try_from(request.page_size)
                 .map_err(|_| ApiError::invalid("page_size", "must not be negative"))?;
-            let (deliveries, next_page_token) = self.engine.webhooks.list_deliveries(
-                &tenant_id,
-                &request.webhook_id,
-                size,
-                &request.page_token,
-            )?;
+            let (deliveries, next_page_token) = self
+                .engine
+                .webhooks
+                .list_deliveries(&tenant_id, &request.webhook_id, size, &request.page_token)
+                .await?;
             Ok(pb::ListWebhookDeliveriesResponse {
                 deliveries: deliveries
                     .into_iter()
@@ -963,7 +976,8 @@ impl AdminService for AdminApi {
                     .collect(),
                 next_page_token,
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -974,7 +988,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             let given = request
                 .smart_url
                 .ok_or_else(|| ApiError::invalid("smart_url", "is required"))?;
@@ -1013,13 +1027,14 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetSmartUrlResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
-            let record = self.require_smart_url(&tenant_id, &request.keyname)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
+            let record = self.require_smart_url(&tenant_id, &request.keyname).await?;
             Ok(pb::GetSmartUrlResponse {
                 smart_url: Some(smart_url_to_pb(&record)),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -1029,18 +1044,20 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListSmartUrlsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             Ok(pb::ListSmartUrlsResponse {
                 smart_urls: self
                     .engine
                     .smart_urls
-                    .list(&tenant_id)?
+                    .list(&tenant_id)
+                    .await?
                     .iter()
                     .map(smart_url_to_pb)
                     .collect(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -1051,8 +1068,8 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
-            let mut record = self.require_smart_url(&tenant_id, &request.keyname)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
+            let mut record = self.require_smart_url(&tenant_id, &request.keyname).await?;
             if let Some(url) = &request.allowed_destination {
                 record.allowed_destination = validate_destination(url, "allowed_destination")?;
             }
@@ -1082,7 +1099,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             self.engine
                 .smart_urls
                 .delete(&tenant_id, request.keyname.trim())
@@ -1099,19 +1116,19 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::GetSmartUrlStatsResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
-            self.require_smart_url(&tenant_id, &request.keyname)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
+            self.require_smart_url(&tenant_id, &request.keyname).await?;
             let days = match request.days {
                 0 => 30,
                 days if (1..=365).contains(&days) => days,
                 _ => return Err(ApiError::invalid("days", "must be 1-365 (0 means 30)")),
             };
-            let daily = self.engine.smart_urls.stats(
-                &tenant_id,
-                request.keyname.trim(),
-                i64::from(days),
-            )?;
+            let daily = self
+                .engine
+                .smart_urls
+                .stats(&tenant_id, request.keyname.trim(), i64::from(days))
+                .await?;
             Ok(pb::GetSmartUrlStatsResponse {
                 daily: daily
                     .into_iter()
@@ -1124,7 +1141,8 @@ impl AdminService for AdminApi {
                     })
                     .collect(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -1135,7 +1153,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             let record = self.engine.signing_keys.create(&tenant_id).await?;
             let secret = record
                 .secret()
@@ -1160,18 +1178,20 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListSigningKeysResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
-        let outcome = (|| {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+        let outcome = async {
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             Ok(pb::ListSigningKeysResponse {
                 keys: self
                     .engine
                     .signing_keys
-                    .list(&tenant_id)?
+                    .list(&tenant_id)
+                    .await?
                     .iter()
                     .map(signing_key_to_pb)
                     .collect(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -1182,7 +1202,7 @@ impl AdminService for AdminApi {
         let caller = Caller::of(&request)?.clone();
         let request = request.into_inner();
         let outcome = async {
-            let tenant_id = self.tenant_for(&caller, &request.tenant_id)?;
+            let tenant_id = self.tenant_for(&caller, &request.tenant_id).await?;
             let record = self
                 .engine
                 .signing_keys

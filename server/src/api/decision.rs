@@ -212,24 +212,29 @@ impl DecisionService for DecisionApi {
     ) -> Result<Response<pb::ListClickEventsResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let size = page_size(request.page_size, "page_size")?;
             let visitor_id = match VisitorId::parse(&request.visitor_id) {
                 Ok(id) => Some(id),
                 Err(InvalidId::Empty) => None,
                 Err(problem) => return Err(ApiError::invalid("visitor_id", problem.to_string())),
             };
-            let (events, next_page_token) = self.engine.clicks.list_events(
-                &tenant,
-                visitor_id.as_ref(),
-                size,
-                request.page_token.trim(),
-            )?;
+            let (events, next_page_token) = self
+                .engine
+                .clicks
+                .list_events(
+                    &tenant,
+                    visitor_id.as_ref(),
+                    size,
+                    request.page_token.trim(),
+                )
+                .await?;
             Ok(pb::ListClickEventsResponse {
                 events: events.iter().map(click_event_to_pb).collect(),
                 next_page_token,
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -297,7 +302,7 @@ impl DecisionService for DecisionApi {
     ) -> Result<Response<pb::GetBlocklistResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let format = match pb::BlocklistFormat::try_from(request.format) {
                 Ok(pb::BlocklistFormat::Unspecified | pb::BlocklistFormat::Json) => {
                     BlocklistFormat::Json
@@ -317,12 +322,11 @@ impl DecisionService for DecisionApi {
                 }
             };
             let now = now_ms();
-            let entries = self.engine.clicks.blocklist(
-                &tenant,
-                i64::from(days),
-                request.include_suspicious,
-                now,
-            )?;
+            let entries = self
+                .engine
+                .clicks
+                .blocklist(&tenant, i64::from(days), request.include_suspicious, now)
+                .await?;
             let rendered = render(&entries, format, now);
             Ok(pb::GetBlocklistResponse {
                 entries: entries
@@ -345,7 +349,8 @@ impl DecisionService for DecisionApi {
                 content: rendered.content,
                 content_type: rendered.content_type.to_string(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -355,7 +360,7 @@ impl DecisionService for DecisionApi {
     ) -> Result<Response<pb::GetStatsResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let days = match pb::StatsRange::try_from(request.range) {
                 Ok(pb::StatsRange::Unspecified | pb::StatsRange::Today) => 1,
                 Ok(pb::StatsRange::Last7Days) => 7,
@@ -373,7 +378,7 @@ impl DecisionService for DecisionApi {
                 Some(time) => time,
                 None => now_ms(),
             };
-            let stats = self.engine.clicks.stats(&tenant, days, as_of)?;
+            let stats = self.engine.clicks.stats(&tenant, days, as_of).await?;
             let sum = |pick: fn(&crate::engine::clicks::DayStats) -> i64| {
                 stats.daily.iter().map(pick).sum::<i64>()
             };
@@ -413,7 +418,8 @@ impl DecisionService for DecisionApi {
                     })
                     .collect(),
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 }

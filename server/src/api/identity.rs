@@ -342,6 +342,7 @@ impl IdentityService for IdentityApi {
             self.engine
                 .identities
                 .standing(&tenant, &request.identity_id, &request.user_id)
+                .await
                 .map(|standing| pb::GetIdentityResponse {
                     identity: Some(identity_to_pb(&standing.identity)),
                 })
@@ -359,6 +360,7 @@ impl IdentityService for IdentityApi {
             self.engine
                 .identities
                 .standing(&tenant, &request.identity_id, &request.user_id)
+                .await
                 .map(|standing| standing_to_pb(&standing))
                 .map_err(ApiError::from),
         )
@@ -370,7 +372,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::ListIdentitiesResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let size = page_size(request.page_size, "page_size")?;
             let status = match pb::IdentityStatus::try_from(request.status) {
                 Ok(pb::IdentityStatus::Unspecified) => None,
@@ -380,12 +382,11 @@ impl IdentityService for IdentityApi {
                 Ok(pb::IdentityStatus::Approved) => Some(IdentityStatus::Approved),
                 Err(_) => return Err(ApiError::invalid("status", "is not an IdentityStatus")),
             };
-            let (page, next_page_token) = self.engine.identities.list_identities(
-                &tenant,
-                size,
-                &request.page_token,
-                status,
-            )?;
+            let (page, next_page_token) = self
+                .engine
+                .identities
+                .list_identities(&tenant, size, &request.page_token, status)
+                .await?;
             Ok(pb::ListIdentitiesResponse {
                 identities: page
                     .iter()
@@ -393,7 +394,8 @@ impl IdentityService for IdentityApi {
                     .collect(),
                 next_page_token,
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -403,23 +405,29 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let size = page_size(request.page_size, "page_size")?;
             let event_type = event_type_from_pb(request.r#type)?;
-            let (events, next_page_token) = self.engine.identities.list_events(
-                &tenant,
-                &request.identity_id,
-                event_type,
-                size,
-                &request.page_token,
-            )?;
+            let (events, next_page_token) = self
+                .engine
+                .identities
+                .list_events(
+                    &tenant,
+                    &request.identity_id,
+                    event_type,
+                    size,
+                    &request.page_token,
+                )
+                .await?;
             let mut out = Vec::with_capacity(events.len());
             for event in &events {
                 let approval = match &event.approval_id {
-                    Some(id) => self
-                        .engine
-                        .identities
-                        .approval(&tenant, &event.identity_id, id)?,
+                    Some(id) => {
+                        self.engine
+                            .identities
+                            .approval(&tenant, &event.identity_id, id)
+                            .await?
+                    }
                     None => None,
                 };
                 out.push(event_to_pb(event, approval.as_ref()));
@@ -428,7 +436,8 @@ impl IdentityService for IdentityApi {
                 events: out,
                 next_page_token,
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 
@@ -489,19 +498,19 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<pb::ListBansResponse>, Status> {
         let tenant = Caller::of(&request)?.tenant()?.id.clone();
         let request = request.into_inner();
-        let outcome = (|| {
+        let outcome = async {
             let size = page_size(request.page_size, "page_size")?;
-            let (bans, next_page_token) = self.engine.identities.list_bans(
-                &tenant,
-                request.include_inactive,
-                size,
-                &request.page_token,
-            )?;
+            let (bans, next_page_token) = self
+                .engine
+                .identities
+                .list_bans(&tenant, request.include_inactive, size, &request.page_token)
+                .await?;
             Ok(pb::ListBansResponse {
                 bans: bans.iter().map(ban_to_pb).collect(),
                 next_page_token,
             })
-        })();
+        }
+        .await;
         reply(outcome)
     }
 

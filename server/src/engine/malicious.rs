@@ -12,7 +12,10 @@ use std::net::IpAddr;
 
 use super::counters::{bucket_of, estimate};
 use crate::{
-    store::{Keyspace, Store, StoreError, WriteBatch, decode_counter, encode_counter, tenant_key},
+    store::{
+        Keyspace, Store, StoreError, WriteBatch, decode_counter, encode_counter, read_counter,
+        tenant_key,
+    },
     tenancy::{BlockerSettings, TenantId},
 };
 
@@ -29,13 +32,16 @@ fn bucket_key(tenant: &TenantId, ip: IpAddr, bucket: i64) -> Vec<u8> {
 }
 
 /// Until when `ip` is blocked for `tenant`, if it is at `now_ms`.
-pub fn blocked_until(
+pub async fn blocked_until(
     store: &dyn Store,
     tenant: &TenantId,
     ip: IpAddr,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let until = match store.get(Keyspace::IpActivity, &blocked_key(tenant, ip))? {
+    let until = match store
+        .get(Keyspace::IpActivity, &blocked_key(tenant, ip))
+        .await?
+    {
         Some(bytes) => decode_counter(&bytes),
         None => return Ok(None),
     };
@@ -60,18 +66,18 @@ pub async fn record_threat_hit(
     batch.delete(Keyspace::IpActivity, bucket_key(tenant, ip, bucket - 2));
     store.apply(batch).await?;
 
-    let count = |key: &[u8]| -> Result<i64, StoreError> {
-        Ok(store
-            .get(Keyspace::IpActivity, key)?
-            .map_or(0, |bytes| decode_counter(&bytes)))
-    };
-    let current = count(&current_key)?;
-    let previous = count(&bucket_key(tenant, ip, bucket - 1))?;
+    let current = read_counter(store, Keyspace::IpActivity, &current_key).await?;
+    let previous = read_counter(
+        store,
+        Keyspace::IpActivity,
+        &bucket_key(tenant, ip, bucket - 1),
+    )
+    .await?;
     let hits = estimate(previous, current, now_ms, window_ms);
     if hits < f64::from(settings.malicious_threshold) {
         return Ok(false);
     }
-    if blocked_until(store, tenant, ip, now_ms)?.is_some() {
+    if blocked_until(store, tenant, ip, now_ms).await?.is_some() {
         return Ok(false);
     }
     // Writers that cross the threshold together all write about the same time: any of them is
@@ -136,7 +142,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         assert_eq!(probes(store.clone(), 47, 48).await, 0);
-        assert_eq!(blocked_until(&*store, &tenant(), ip, now).unwrap(), None);
+        assert_eq!(
+            blocked_until(&*store, &tenant(), ip, now).await.unwrap(),
+            None
+        );
         // 48 at once against 48: blocked, and the block is started once or by the few that
         // crossed together, never missed.
         let dir = tempfile::tempdir().unwrap();
@@ -144,6 +153,7 @@ mod tests {
         assert!(probes(store.clone(), 48, 48).await >= 1);
         assert!(
             blocked_until(&*store, &tenant(), ip, now)
+                .await
                 .unwrap()
                 .is_some()
         );
@@ -177,11 +187,13 @@ mod tests {
         }
         assert!(
             blocked_until(&store, &tenant(), ip, t1 + 3_000)
+                .await
                 .unwrap()
                 .is_some()
         );
         assert!(
             blocked_until(&store, &tenant(), ip, t1 + 700_000)
+                .await
                 .unwrap()
                 .is_none(),
             "the block ends"

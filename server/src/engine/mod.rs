@@ -136,12 +136,12 @@ impl Engine {
         let url = self.intel.threats.inspect(&query.url);
         let ip_facts = self.intel.ip_facts(ip, true).await;
         let crawler = self.check_crawler(&ua, &ip_facts).await;
-        let lists = self.tenant_lists.tables(tenant)?;
+        let lists = self.tenant_lists.tables(tenant).await?;
         let whitelisted = lists.whitelist.get(ip).is_some();
         let context = VisitorContext {
             whitelisted,
             blacklisted: lists.blacklist.get(ip).is_some(),
-            malicious_until_ms: malicious::blocked_until(&*self.store, tenant, ip, now)?,
+            malicious_until_ms: malicious::blocked_until(&*self.store, tenant, ip, now).await?,
             invalid_keyname: query.invalid_keyname,
             ip: ip_facts,
             ua,

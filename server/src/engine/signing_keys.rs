@@ -62,7 +62,7 @@ impl SigningKeys {
 
     /// Creates a key with a random secret. Durable.
     pub async fn create(&self, tenant: &TenantId) -> Result<SigningKeyRecord, EngineError> {
-        if self.list(tenant)?.len() >= MAX_SIGNING_KEYS {
+        if self.list(tenant).await?.len() >= MAX_SIGNING_KEYS {
             return Err(EngineError::TooManySigningKeys(MAX_SIGNING_KEYS));
         }
         let mut secret = [0u8; 32];
@@ -87,7 +87,7 @@ impl SigningKeys {
     }
 
     /// Reads a key.
-    pub fn get(
+    pub async fn get(
         &self,
         tenant: &TenantId,
         key_id: &str,
@@ -96,13 +96,14 @@ impl SigningKeys {
             .get(
                 Keyspace::SigningKeys,
                 &tenant_key(tenant.as_str(), key_id.as_bytes()),
-            )?
+            )
+            .await?
             .map(|bytes| decode(Keyspace::SigningKeys, &bytes))
             .transpose()
     }
 
     /// The tenant's keys, oldest first.
-    pub fn list(&self, tenant: &TenantId) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let mut keys: Vec<SigningKeyRecord> = self
             .store
             .scan_prefix(
@@ -110,7 +111,8 @@ impl SigningKeys {
                 &tenant_prefix(tenant.as_str()),
                 None,
                 usize::MAX,
-            )?
+            )
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::SigningKeys, &bytes))
             .collect::<Result<_, _>>()?;
@@ -125,7 +127,8 @@ impl SigningKeys {
         key_id: &str,
     ) -> Result<SigningKeyRecord, EngineError> {
         let mut record = self
-            .get(tenant, key_id)?
+            .get(tenant, key_id)
+            .await?
             .ok_or_else(|| EngineError::SigningKeyMissing(key_id.to_string()))?;
         if record.revoked_ms == 0 {
             record.revoked_ms = now_ms();

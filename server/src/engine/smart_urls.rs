@@ -157,21 +157,23 @@ impl SmartUrls {
     }
 
     /// Reads a tenant's smart URL.
-    pub fn get(
+    pub async fn get(
         &self,
         tenant: &TenantId,
         keyname: &str,
     ) -> Result<Option<SmartUrlRecord>, StoreError> {
         self.store
-            .get(Keyspace::SmartUrls, &key(tenant, keyname))?
+            .get(Keyspace::SmartUrls, &key(tenant, keyname))
+            .await?
             .map(|bytes| decode(Keyspace::SmartUrls, &bytes))
             .transpose()
     }
 
     /// The tenant that owns `keyname`, for `/r/{keyname}`.
-    pub fn owner(&self, keyname: &str) -> Result<Option<TenantId>, StoreError> {
+    pub async fn owner(&self, keyname: &str) -> Result<Option<TenantId>, StoreError> {
         self.store
-            .get(Keyspace::SmartUrlNames, keyname.as_bytes())?
+            .get(Keyspace::SmartUrlNames, keyname.as_bytes())
+            .await?
             .map(|bytes| decode(Keyspace::SmartUrlNames, &bytes))
             .transpose()
     }
@@ -191,7 +193,7 @@ impl SmartUrls {
         } else if !valid_keyname(&record.keyname) {
             return Err(EngineError::KeynameInvalid);
         }
-        if self.owner(&record.keyname)?.is_some() {
+        if self.owner(&record.keyname).await?.is_some() {
             return Err(EngineError::KeynameTaken(record.keyname.clone()));
         }
         let now = now_ms();
@@ -232,7 +234,7 @@ impl SmartUrls {
 
     /// Deletes a smart URL; its keyname then answers BLOCK BY INVALID KEYNAME. Durable.
     pub async fn delete(&self, tenant: &TenantId, keyname: &str) -> Result<(), EngineError> {
-        if self.get(tenant, keyname)?.is_none() {
+        if self.get(tenant, keyname).await?.is_none() {
             return Err(EngineError::SmartUrlMissing(keyname.to_string()));
         }
         let mut batch = WriteBatch::new();
@@ -244,14 +246,15 @@ impl SmartUrls {
     }
 
     /// The tenant's smart URLs, by keyname.
-    pub fn list(&self, tenant: &TenantId) -> Result<Vec<SmartUrlRecord>, StoreError> {
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<SmartUrlRecord>, StoreError> {
         self.store
             .scan_prefix(
                 Keyspace::SmartUrls,
                 &tenant_prefix(tenant.as_str()),
                 None,
                 usize::MAX,
-            )?
+            )
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::SmartUrls, &bytes))
             .collect()
@@ -266,7 +269,7 @@ impl SmartUrls {
         ip: std::net::IpAddr,
         until_ms: i64,
     ) -> Result<bool, EngineError> {
-        if self.get(tenant, keyname)?.is_none() {
+        if self.get(tenant, keyname).await?.is_none() {
             return Ok(false);
         }
         let mut batch = WriteBatch::new();
@@ -280,7 +283,7 @@ impl SmartUrls {
         Ok(true)
     }
 
-    fn js_confirmed(
+    async fn js_confirmed(
         &self,
         tenant: &TenantId,
         keyname: &str,
@@ -292,7 +295,8 @@ impl SmartUrls {
             .get(
                 Keyspace::JsConfirmations,
                 &key(tenant, &format!("{keyname}/{ip}")),
-            )?
+            )
+            .await?
             .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
             .is_some_and(|until| i64::from_be_bytes(until) > now))
     }
@@ -308,7 +312,7 @@ impl SmartUrls {
         confirm_url: &str,
     ) -> Result<Route, EngineError> {
         let smart_url = if valid_keyname(keyname) {
-            self.get(tenant, keyname)?
+            self.get(tenant, keyname).await?
         } else {
             None
         };
@@ -329,7 +333,7 @@ impl SmartUrls {
         };
         let js_pending = !verdict.block_access()
             && smart_url.js_confirmation_required
-            && !self.js_confirmed(tenant, keyname, verdict.ip, now)?;
+            && !self.js_confirmed(tenant, keyname, verdict.ip, now).await?;
         let redirect_to = if verdict.block_access() {
             smart_url.blocked_destination.clone()
         } else if js_pending {
@@ -379,7 +383,7 @@ impl SmartUrls {
     }
 
     /// Visits per day for the `days` days ending today, days with visits only.
-    pub fn stats(
+    pub async fn stats(
         &self,
         tenant: &TenantId,
         keyname: &str,
@@ -395,9 +399,10 @@ impl SmartUrls {
                 day: day_label(day),
                 ..SmartUrlDay::default()
             };
-            for (counter, value) in
-                self.store
-                    .scan_prefix(Keyspace::SmartUrlStats, &prefix, None, usize::MAX)?
+            for (counter, value) in self
+                .store
+                .scan_prefix(Keyspace::SmartUrlStats, &prefix, None, usize::MAX)
+                .await?
             {
                 let name = String::from_utf8_lossy(&counter[prefix.len()..]).into_owned();
                 let value = decode_counter(&value);

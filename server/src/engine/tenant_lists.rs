@@ -81,7 +81,7 @@ impl TenantListStore {
         let mut entries = Vec::with_capacity(cidrs.len());
         for cidr in cidrs {
             let key = Self::key(tenant, list, cidr);
-            let entry = match self.store.get(Keyspace::TenantIpLists, &key)? {
+            let entry = match self.store.get(Keyspace::TenantIpLists, &key).await? {
                 Some(bytes) => decode(Keyspace::TenantIpLists, &bytes)?,
                 None => {
                     let entry = TenantListEntry {
@@ -112,7 +112,12 @@ impl TenantListStore {
         let mut removed = 0;
         for cidr in cidrs {
             let key = Self::key(tenant, list, cidr);
-            if self.store.get(Keyspace::TenantIpLists, &key)?.is_some() {
+            if self
+                .store
+                .get(Keyspace::TenantIpLists, &key)
+                .await?
+                .is_some()
+            {
                 batch.delete(Keyspace::TenantIpLists, key);
                 removed += 1;
             }
@@ -124,7 +129,7 @@ impl TenantListStore {
     }
 
     /// Every entry of one list.
-    pub fn list(
+    pub async fn list(
         &self,
         tenant: &TenantId,
         list: TenantList,
@@ -132,14 +137,15 @@ impl TenantListStore {
         let mut prefix = tenant_prefix(tenant.as_str());
         prefix.extend_from_slice(format!("{}/", list.tag()).as_bytes());
         self.store
-            .scan_prefix(Keyspace::TenantIpLists, &prefix, None, usize::MAX)?
+            .scan_prefix(Keyspace::TenantIpLists, &prefix, None, usize::MAX)
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::TenantIpLists, &bytes))
             .collect()
     }
 
     /// The tenant's range tables, built on first use.
-    pub fn tables(&self, tenant: &TenantId) -> Result<Arc<TenantIpLists>, StoreError> {
+    pub async fn tables(&self, tenant: &TenantId) -> Result<Arc<TenantIpLists>, StoreError> {
         if let Some(tables) = self
             .cache
             .read()
@@ -153,7 +159,7 @@ impl TenantListStore {
             (TenantList::Whitelist, &mut tables.whitelist),
             (TenantList::Blacklist, &mut tables.blacklist),
         ] {
-            for entry in self.list(tenant, list)? {
+            for entry in self.list(tenant, list).await? {
                 if let Some(range) = parse_range(&entry.cidr) {
                     table.insert(range, ());
                 }

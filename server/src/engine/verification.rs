@@ -13,7 +13,7 @@ use super::{
     signing_keys::SigningKeys,
 };
 use crate::{
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key},
+    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, read_counter, tenant_key},
     tenancy::{TenantId, TenantSettings},
 };
 
@@ -209,7 +209,8 @@ impl Verifier {
             }
         };
         let key = keys
-            .get(tenant, &token.key_id)?
+            .get(tenant, &token.key_id)
+            .await?
             .filter(|record| record.revoked_ms == 0)
             .and_then(|record| record.secret())
             .and_then(|secret| SigningKey::new(&token.key_id, secret).ok());
@@ -238,18 +239,21 @@ impl Verifier {
             .lock_many(tenant, &[&nonce, &token.device_id])
             .await;
         let mut batch = WriteBatch::new();
-        let replay = self.remember_nonce(
-            tenant,
-            &nonce,
-            token.timestamp_ms + validity_ms + signature::MAX_FUTURE_SKEW_MS,
-            now_ms,
-            &mut batch,
-        )?;
+        let replay = self
+            .remember_nonce(
+                tenant,
+                &nonce,
+                token.timestamp_ms + validity_ms + signature::MAX_FUTURE_SKEW_MS,
+                now_ms,
+                &mut batch,
+            )
+            .await?;
         let counted = Self::count_device(tenant, &token.device_id, now_ms, &mut batch);
         self.store.apply(batch).await?;
         let fast = match counted {
             Some(bucket) => {
-                self.device_requests(tenant, &token.device_id, bucket, now_ms)?
+                self.device_requests(tenant, &token.device_id, bucket, now_ms)
+                    .await?
                     > f64::from(settings.verify_velocity_per_minute)
             }
             None => false,
@@ -267,7 +271,7 @@ impl Verifier {
     }
 
     /// Remembers `nonce` until `until_ms`; true when it was already remembered (a replay).
-    fn remember_nonce(
+    async fn remember_nonce(
         &self,
         tenant: &TenantId,
         nonce: &str,
@@ -278,7 +282,8 @@ impl Verifier {
         let key = tenant_key(tenant.as_str(), nonce.as_bytes());
         let seen_until = self
             .store
-            .get(Keyspace::VerifyNonces, &key)?
+            .get(Keyspace::VerifyNonces, &key)
+            .await?
             .map(|bytes| decode::<i64>(Keyspace::VerifyNonces, &bytes))
             .transpose()?;
         // An expired nonce the sweep has not reached yet is not a replay: its token fails 1501.
@@ -311,28 +316,19 @@ impl Verifier {
     }
 
     /// The device's verified requests within the last window, this one included.
-    fn device_requests(
+    async fn device_requests(
         &self,
         tenant: &TenantId,
         device_id: &str,
         bucket: i64,
         now_ms: i64,
     ) -> Result<f64, StoreError> {
-        let count = |bucket: i64| -> Result<i64, StoreError> {
-            Ok(self
-                .store
-                .get(
-                    Keyspace::DeviceVelocity,
-                    &velocity_key(tenant, device_id, bucket),
-                )?
-                .map_or(0, |bytes| decode_counter(&bytes)))
-        };
-        Ok(estimate(
-            count(bucket - 1)?,
-            count(bucket)?,
-            now_ms,
-            VELOCITY_WINDOW_MS,
-        ))
+        let store = self.store.as_ref();
+        let space = Keyspace::DeviceVelocity;
+        let previous =
+            read_counter(store, space, &velocity_key(tenant, device_id, bucket - 1)).await?;
+        let current = read_counter(store, space, &velocity_key(tenant, device_id, bucket)).await?;
+        Ok(estimate(previous, current, now_ms, VELOCITY_WINDOW_MS))
     }
 
     /// Forgets nonces whose tokens have expired and device counters that went quiet; returns
@@ -340,9 +336,10 @@ impl Verifier {
     pub async fn sweep(&self, now_ms: i64) -> Result<usize, StoreError> {
         let mut removed = 0;
         loop {
-            let due =
-                self.store
-                    .scan_prefix(Keyspace::VerifyNonceExpiry, &[], None, SWEEP_BATCH)?;
+            let due = self
+                .store
+                .scan_prefix(Keyspace::VerifyNonceExpiry, &[], None, SWEEP_BATCH)
+                .await?;
             let mut batch = WriteBatch::new();
             let mut done = due.len() < SWEEP_BATCH;
             for (key, _) in &due {
@@ -367,12 +364,15 @@ impl Verifier {
         }
         let mut start_after: Option<Vec<u8>> = None;
         loop {
-            let page = self.store.scan_prefix(
-                Keyspace::DeviceVelocity,
-                &[],
-                start_after.as_deref(),
-                SWEEP_BATCH,
-            )?;
+            let page = self
+                .store
+                .scan_prefix(
+                    Keyspace::DeviceVelocity,
+                    &[],
+                    start_after.as_deref(),
+                    SWEEP_BATCH,
+                )
+                .await?;
             let mut batch = WriteBatch::new();
             let current = bucket_of(now_ms, VELOCITY_WINDOW_MS);
             for (key, value) in &page {
@@ -757,6 +757,7 @@ mod tests {
             fixture
                 .store
                 .scan_prefix(Keyspace::VerifyNonces, &[], None, 10)
+                .await
                 .unwrap()
                 .is_empty()
         );

@@ -278,6 +278,18 @@ pub fn decode_counter(bytes: &[u8]) -> i64 {
         .unwrap_or_default()
 }
 
+/// Reads the counter at `key` (see [`WriteOp::Add`]); a missing counter is zero.
+pub async fn read_counter(
+    store: &dyn Store,
+    space: Keyspace,
+    key: &[u8],
+) -> Result<i64, StoreError> {
+    Ok(store
+        .get(space, key)
+        .await?
+        .map_or(0, |bytes| decode_counter(&bytes)))
+}
+
 /// Writes applied all together or not at all.
 #[derive(Debug, Clone, Default)]
 pub struct WriteBatch {
@@ -334,42 +346,43 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// The storage the engine and the services use. Implementations must be safe to share between
-/// threads; reads are synchronous and fast (in memory or page cache); writes are awaited, so that
-/// concurrent writers can share a transaction, and durability is awaited separately with
-/// [`Store::durable`].
+/// threads. Every method is async, so that a store on the network (PostgreSQL for a fleet) can
+/// implement it without blocking the runtime; the embedded store answers reads at once. Writes
+/// are awaited, so that concurrent writers can share a transaction, and durability is awaited
+/// separately with [`Store::durable`].
 pub trait Store: Send + Sync + 'static {
     /// Reads one value.
-    fn get(&self, space: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get<'a>(&'a self, space: Keyspace, key: &'a [u8]) -> StoreFuture<'a, Option<Vec<u8>>>;
 
     /// Reads up to `limit` entries whose keys start with `prefix`, in key order, starting after
     /// `start_after` when given.
-    fn scan_prefix(
-        &self,
+    fn scan_prefix<'a>(
+        &'a self,
         space: Keyspace,
-        prefix: &[u8],
-        start_after: Option<&[u8]>,
+        prefix: &'a [u8],
+        start_after: Option<&'a [u8]>,
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError>;
+    ) -> StoreFuture<'a, Vec<Entry>>;
 
     /// Reads up to `limit` entries with `start <= key < end`, in key order: one pass over a
     /// run of adjacent records (a tenant's day counters over a date range) instead of a scan
     /// per sub-prefix.
-    fn scan_range(
-        &self,
+    fn scan_range<'a>(
+        &'a self,
         space: Keyspace,
-        start: &[u8],
-        end: &[u8],
+        start: &'a [u8],
+        end: &'a [u8],
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError>;
+    ) -> StoreFuture<'a, Vec<Entry>>;
 
     /// Reads the last `limit` entries whose keys start with `prefix`, in key order (a bounded
     /// read of the newest entries when keys end in a time).
-    fn scan_prefix_last(
-        &self,
+    fn scan_prefix_last<'a>(
+        &'a self,
         space: Keyspace,
-        prefix: &[u8],
+        prefix: &'a [u8],
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError>;
+    ) -> StoreFuture<'a, Vec<Entry>>;
 
     /// Applies a batch atomically: after a crash either all of it is there or none. Resolves once
     /// the batch is visible to reads.

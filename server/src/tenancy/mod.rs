@@ -125,21 +125,21 @@ pub struct Tenancy {
     store: Arc<dyn Store>,
     origins: BrowserOrigins,
     /// One rebuild of the origins at a time, so the last one always reads the latest tenants.
-    origins_rebuild: Arc<std::sync::Mutex<()>>,
+    origins_rebuild: Arc<tokio::sync::Mutex<()>>,
     /// Owners of authenticated keys; emptied by every write below.
     keys: Arc<key_cache::KeyCache>,
 }
 
 impl Tenancy {
     /// Tenancy over `store`, with the browser origins of the stored tenants loaded.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub async fn new(store: Arc<dyn Store>) -> Self {
         let tenancy = Self {
             store,
             origins: BrowserOrigins::default(),
             origins_rebuild: Arc::default(),
             keys: Arc::default(),
         };
-        if let Err(error) = tenancy.reload_origins() {
+        if let Err(error) = tenancy.reload_origins().await {
             tracing::error!(%error, "cannot read the tenants' browser origins; browsers are refused");
         }
         tenancy
@@ -151,15 +151,12 @@ impl Tenancy {
     }
 
     /// Rebuilds the browser origins from the stored tenants.
-    fn reload_origins(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self
-            .origins_rebuild
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    async fn reload_origins(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.origins_rebuild.lock().await;
         let mut tenants = Vec::new();
         let mut after: Option<TenantId> = None;
         loop {
-            let page = self.list_tenants(after.as_ref(), 500)?;
+            let page = self.list_tenants(after.as_ref(), 500).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             tenants.extend(page);
@@ -219,27 +216,29 @@ impl Tenancy {
         self.keys.forget_all();
         self.store.durable().await?;
         if !tenant.settings.allowed_origins.is_empty() {
-            self.reload_origins()?;
+            self.reload_origins().await?;
         }
         Ok((tenant, publishable, secret))
     }
 
     /// Reads a tenant.
-    pub fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+    pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         self.store
-            .get(Keyspace::Tenants, id.as_str().as_bytes())?
+            .get(Keyspace::Tenants, id.as_str().as_bytes())
+            .await?
             .map(|bytes| decode(Keyspace::Tenants, &bytes))
             .transpose()
     }
 
     /// Reads a tenant that must exist.
-    pub fn require_tenant(&self, id: &TenantId) -> Result<Tenant, ApiError> {
-        self.get_tenant(id)?
+    pub async fn require_tenant(&self, id: &TenantId) -> Result<Tenant, ApiError> {
+        self.get_tenant(id)
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("tenant {id} does not exist")))
     }
 
     /// Lists up to `limit` tenants in id order, after `start_after`.
-    pub fn list_tenants(
+    pub async fn list_tenants(
         &self,
         start_after: Option<&TenantId>,
         limit: usize,
@@ -250,7 +249,8 @@ impl Tenancy {
                 b"",
                 start_after.map(|id| id.as_str().as_bytes()),
                 limit,
-            )?
+            )
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::Tenants, &bytes))
             .collect()
@@ -267,7 +267,7 @@ impl Tenancy {
         self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
-        self.reload_origins()?;
+        self.reload_origins().await?;
         Ok(())
     }
 
@@ -279,13 +279,13 @@ impl Tenancy {
         kind: KeyKind,
         revoke_previous: bool,
     ) -> Result<(IssuedKey, Vec<String>), ApiError> {
-        self.require_tenant(tenant_id)?;
+        self.require_tenant(tenant_id).await?;
         let issued = new_key(tenant_id, kind);
         let mut batch = WriteBatch::new();
         let mut revoked = Vec::new();
         if revoke_previous {
             let now = now_ms();
-            for mut record in self.list_keys(tenant_id)? {
+            for mut record in self.list_keys(tenant_id).await? {
                 if record.kind == kind && record.revoked_ms.is_none() {
                     record.revoked_ms = Some(now);
                     revoked.push(record.key_id.clone());
@@ -311,7 +311,8 @@ impl Tenancy {
             .get(
                 Keyspace::ApiKeys,
                 &tenant_key(tenant_id.as_str(), key_id.as_bytes()),
-            )?
+            )
+            .await?
             .map(|bytes| decode::<ApiKeyRecord>(Keyspace::ApiKeys, &bytes))
             .transpose()?
             .ok_or_else(|| {
@@ -331,30 +332,31 @@ impl Tenancy {
     }
 
     /// Lists a tenant's keys in id order.
-    pub fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    pub async fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.store
             .scan_prefix(
                 Keyspace::ApiKeys,
                 &tenant_prefix(tenant_id.as_str()),
                 None,
                 usize::MAX,
-            )?
+            )
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::ApiKeys, &bytes))
             .collect()
     }
 
     /// Finds who a presented API key belongs to; `None` for unknown or revoked keys.
-    pub fn authenticate(&self, presented: &str) -> Result<Option<KeyOwner>, StoreError> {
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<KeyOwner>, StoreError> {
         let hash = KeyHash::of(presented);
         if let Some(owner) = self.keys.get(&hash.0) {
             return Ok(Some(owner));
         }
         let generation = self.keys.generation();
-        let Some(location) = self.store.get(Keyspace::ApiKeyHashes, &hash.0)? else {
+        let Some(location) = self.store.get(Keyspace::ApiKeyHashes, &hash.0).await? else {
             return Ok(None);
         };
-        let Some(bytes) = self.store.get(Keyspace::ApiKeys, &location)? else {
+        let Some(bytes) = self.store.get(Keyspace::ApiKeys, &location).await? else {
             return Ok(None);
         };
         let record: ApiKeyRecord = decode(Keyspace::ApiKeys, &bytes)?;
@@ -370,10 +372,13 @@ impl Tenancy {
         if !stored.matches(&hash) || record.revoked_ms.is_some() {
             return Ok(None);
         }
-        let owner = self.get_tenant(&record.tenant_id)?.map(|tenant| KeyOwner {
-            tenant,
-            kind: record.kind,
-        });
+        let owner = self
+            .get_tenant(&record.tenant_id)
+            .await?
+            .map(|tenant| KeyOwner {
+                tenant,
+                kind: record.kind,
+            });
         if let Some(owner) = &owner {
             self.keys.remember(generation, hash.0, owner.clone());
         }
@@ -415,7 +420,7 @@ mod tests {
     async fn tenancy() -> (tempfile::TempDir, Tenancy) {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
-        (dir, Tenancy::new(Arc::new(store)))
+        (dir, Tenancy::new(Arc::new(store)).await)
     }
 
     #[tokio::test]
@@ -425,23 +430,24 @@ mod tests {
             .create_tenant("shop".into(), TenantSettings::default())
             .await
             .unwrap();
-        let owner = tenancy.authenticate(&secret.key).unwrap().unwrap();
+        let owner = tenancy.authenticate(&secret.key).await.unwrap().unwrap();
         assert_eq!(owner.tenant.id, tenant.id);
         assert_eq!(owner.kind, KeyKind::Secret);
         assert_eq!(
             tenancy
                 .authenticate(&publishable.key)
+                .await
                 .unwrap()
                 .unwrap()
                 .kind,
             KeyKind::Publishable
         );
-        assert!(tenancy.authenticate("sk_wrong").unwrap().is_none());
+        assert!(tenancy.authenticate("sk_wrong").await.unwrap().is_none());
         tenancy
             .revoke_key(&tenant.id, &secret.record.key_id)
             .await
             .unwrap();
-        assert!(tenancy.authenticate(&secret.key).unwrap().is_none());
+        assert!(tenancy.authenticate(&secret.key).await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -451,10 +457,10 @@ mod tests {
             .create_tenant("shop".into(), TenantSettings::default())
             .await
             .unwrap();
-        let before = tenancy.authenticate(&secret.key).unwrap().unwrap();
+        let before = tenancy.authenticate(&secret.key).await.unwrap().unwrap();
         tenant.settings.rate_limit_per_minute = before.tenant.settings.rate_limit_per_minute + 7;
         tenancy.save_tenant(&tenant).await.unwrap();
-        let after = tenancy.authenticate(&secret.key).unwrap().unwrap();
+        let after = tenancy.authenticate(&secret.key).await.unwrap().unwrap();
         assert_eq!(
             after.tenant.settings.rate_limit_per_minute, tenant.settings.rate_limit_per_minute,
             "the remembered owner was forgotten when the tenant changed"
@@ -468,7 +474,7 @@ mod tests {
             .create_tenant("shop".into(), TenantSettings::default())
             .await
             .unwrap();
-        for record in tenancy.list_keys(&tenant.id).unwrap() {
+        for record in tenancy.list_keys(&tenant.id).await.unwrap() {
             let stored = serde_json::to_string(&record).unwrap();
             assert!(!stored.contains(&secret.key[3..]));
         }
@@ -486,9 +492,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(revoked, vec![secret.record.key_id.clone()]);
-        assert!(tenancy.authenticate(&secret.key).unwrap().is_none());
-        assert!(tenancy.authenticate(&new_secret.key).unwrap().is_some());
-        assert!(tenancy.authenticate(&publishable.key).unwrap().is_some());
+        assert!(tenancy.authenticate(&secret.key).await.unwrap().is_none());
+        assert!(
+            tenancy
+                .authenticate(&new_secret.key)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            tenancy
+                .authenticate(&publishable.key)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Webhooks {
             if !matches!(round, Ok(Round::Worked))
                 || last_count.is_none_or(|at| at.elapsed() >= DEPTH_COUNT_EVERY)
             {
-                match self.outbox_depth() {
+                match self.outbox_depth().await {
                     Ok(depth) => metrics().webhook_outbox_depth.set(depth),
                     Err(error) => tracing::warn!(%error, "cannot count the webhook outbox"),
                 }
@@ -117,13 +117,14 @@ impl Webhooks {
     }
 
     /// How many deliveries wait in the outbox (counted up to [`DEPTH_COUNT_CAP`]).
-    fn outbox_depth(&self) -> Result<i64, StoreError> {
+    async fn outbox_depth(&self) -> Result<i64, StoreError> {
         let mut count = 0usize;
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page =
-                self.store
-                    .scan_prefix(Keyspace::WebhookOutbox, &[], after.as_deref(), 1000)?;
+            let page = self
+                .store
+                .scan_prefix(Keyspace::WebhookOutbox, &[], after.as_deref(), 1000)
+                .await?;
             count += page.len();
             match page.last() {
                 Some((key, _)) if page.len() == 1000 && count < DEPTH_COUNT_CAP => {
@@ -139,7 +140,8 @@ impl Webhooks {
         let now = now_ms();
         let head = self
             .store
-            .scan_prefix(Keyspace::WebhookOutbox, &[], None, ROUND_SIZE)?;
+            .scan_prefix(Keyspace::WebhookOutbox, &[], None, ROUND_SIZE)
+            .await?;
         let mut next = Round::Empty;
         let mut due = Vec::new();
         for (key, value) in head {
@@ -187,7 +189,10 @@ impl Webhooks {
     /// Makes one attempt of one outbox entry and records it, with the entry's removal or its
     /// rescheduling, in one batch.
     async fn attempt(&self, outbox_key: Vec<u8>, entry: OutboxEntry) -> Result<(), StoreError> {
-        let Some(endpoint) = self.get_endpoint(&entry.tenant_id, &entry.webhook_id)? else {
+        let Some(endpoint) = self
+            .get_endpoint(&entry.tenant_id, &entry.webhook_id)
+            .await?
+        else {
             // The endpoint was deleted (perhaps while this entry was in flight): drop the entry.
             let mut batch = WriteBatch::new();
             batch.delete(Keyspace::WebhookOutbox, outbox_key);

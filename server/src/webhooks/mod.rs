@@ -226,7 +226,7 @@ impl Webhooks {
         let parsed =
             target::parse_url(url).map_err(|error| ApiError::invalid("url", error.to_string()))?;
         let event_types = normalize_event_types(event_types)?;
-        if self.list_endpoints(tenant)?.len() >= MAX_ENDPOINTS_PER_TENANT {
+        if self.list_endpoints(tenant).await?.len() >= MAX_ENDPOINTS_PER_TENANT {
             return Err(ApiError::invalid(
                 "url",
                 format!(
@@ -267,13 +267,19 @@ impl Webhooks {
     }
 
     /// The tenant's endpoints, oldest first.
-    pub fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let entries = self.store.scan_prefix(
-            Keyspace::WebhookEndpoints,
-            &tenant_prefix(tenant.as_str()),
-            None,
-            usize::MAX,
-        )?;
+    pub async fn list_endpoints(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let entries = self
+            .store
+            .scan_prefix(
+                Keyspace::WebhookEndpoints,
+                &tenant_prefix(tenant.as_str()),
+                None,
+                usize::MAX,
+            )
+            .await?;
         let mut endpoints = entries
             .iter()
             .map(|(_, value)| decode::<WebhookEndpoint>(Keyspace::WebhookEndpoints, value))
@@ -283,7 +289,7 @@ impl Webhooks {
     }
 
     /// Reads one endpoint.
-    fn get_endpoint(
+    async fn get_endpoint(
         &self,
         tenant: &TenantId,
         webhook_id: &str,
@@ -292,19 +298,20 @@ impl Webhooks {
             .get(
                 Keyspace::WebhookEndpoints,
                 &endpoint_key(tenant, webhook_id),
-            )?
+            )
+            .await?
             .map(|bytes| decode(Keyspace::WebhookEndpoints, &bytes))
             .transpose()
     }
 
     /// Reads an endpoint that must exist, checking the id's form first.
-    fn require_endpoint(
+    async fn require_endpoint(
         &self,
         tenant: &TenantId,
         webhook_id: &str,
     ) -> Result<WebhookEndpoint, ApiError> {
         validate_webhook_id(webhook_id)?;
-        self.get_endpoint(tenant, webhook_id)?.ok_or_else(|| {
+        self.get_endpoint(tenant, webhook_id).await?.ok_or_else(|| {
             ApiError::NotFound(format!(
                 "webhook {webhook_id} does not exist for tenant {tenant}; list the tenant's webhooks for their ids"
             ))
@@ -317,17 +324,20 @@ impl Webhooks {
         tenant: &TenantId,
         webhook_id: &str,
     ) -> Result<(), ApiError> {
-        self.require_endpoint(tenant, webhook_id)?;
+        self.require_endpoint(tenant, webhook_id).await?;
         // The endpoint and its pending deliveries go together; the dispatcher also drops any
         // delivery whose endpoint is gone, which covers one that was in flight meanwhile.
         let mut batch = WriteBatch::new();
         batch.delete(Keyspace::WebhookEndpoints, endpoint_key(tenant, webhook_id));
-        let pending = self.store.scan_prefix(
-            Keyspace::WebhookPending,
-            &endpoint_child_prefix(tenant, webhook_id),
-            None,
-            usize::MAX,
-        )?;
+        let pending = self
+            .store
+            .scan_prefix(
+                Keyspace::WebhookPending,
+                &endpoint_child_prefix(tenant, webhook_id),
+                None,
+                usize::MAX,
+            )
+            .await?;
         for (pending_key, outbox_key) in pending {
             batch.delete(Keyspace::WebhookPending, pending_key);
             batch.delete(Keyspace::WebhookOutbox, outbox_key);
@@ -336,9 +346,10 @@ impl Webhooks {
         // The log can be long: cleared in pages, after the endpoint is already gone.
         let log_prefix = endpoint_child_prefix(tenant, webhook_id);
         loop {
-            let page =
-                self.store
-                    .scan_prefix(Keyspace::WebhookDeliveries, &log_prefix, None, 1000)?;
+            let page = self
+                .store
+                .scan_prefix(Keyspace::WebhookDeliveries, &log_prefix, None, 1000)
+                .await?;
             if page.is_empty() {
                 break;
             }
@@ -355,7 +366,7 @@ impl Webhooks {
 
     /// One page of an endpoint's delivery attempts, newest first, and the token of the next page
     /// (empty on the last). `page_size` 0 means [`DEFAULT_DELIVERIES_PAGE_SIZE`].
-    pub fn list_deliveries(
+    pub async fn list_deliveries(
         &self,
         tenant: &TenantId,
         webhook_id: &str,
@@ -374,7 +385,7 @@ impl Webhooks {
             }
             size => size,
         };
-        self.require_endpoint(tenant, webhook_id)?;
+        self.require_endpoint(tenant, webhook_id).await?;
         let prefix = endpoint_child_prefix(tenant, webhook_id);
         let start_after = if page_token.is_empty() {
             None
@@ -392,12 +403,15 @@ impl Webhooks {
             key.extend_from_slice(&tail);
             Some(key)
         };
-        let mut entries = self.store.scan_prefix(
-            Keyspace::WebhookDeliveries,
-            &prefix,
-            start_after.as_deref(),
-            page_size + 1,
-        )?;
+        let mut entries = self
+            .store
+            .scan_prefix(
+                Keyspace::WebhookDeliveries,
+                &prefix,
+                start_after.as_deref(),
+                page_size + 1,
+            )
+            .await?;
         let more = entries.len() > page_size;
         entries.truncate(page_size);
         let next_token = match (more, entries.last()) {
@@ -415,7 +429,7 @@ impl Webhooks {
     /// the caller's `batch`, so that the event and its deliveries commit together. The caller then
     /// applies the batch, awaits [`Store::durable`] and calls [`Webhooks::notify`]. The payload
     /// is POSTed as is; it is JSON, so UTF-8. Returns how many deliveries were queued.
-    pub fn enqueue(
+    pub async fn enqueue(
         &self,
         batch: &mut WriteBatch,
         tenant: &TenantId,
@@ -424,7 +438,7 @@ impl Webhooks {
         payload_json: &[u8],
     ) -> Result<usize, StoreError> {
         let event_type = event_type.trim().to_ascii_uppercase();
-        let endpoints = self.list_endpoints(tenant)?;
+        let endpoints = self.list_endpoints(tenant).await?;
         let wanted: Vec<&WebhookEndpoint> = endpoints
             .iter()
             .filter(|endpoint| endpoint.wants(&event_type))

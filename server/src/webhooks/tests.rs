@@ -115,10 +115,10 @@ async fn reopen(dir: &Path) -> Arc<dyn Store> {
 }
 
 /// Polls `check` until it gives a value, for at most 10 seconds.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(value) = check() {
+        if let Some(value) = check().await {
             return value;
         }
         assert!(
@@ -141,6 +141,7 @@ async fn raise(
     let payload = format!(r#"{{"event_id":"{event_id}","type":"{event_type}"}}"#);
     let queued = webhooks
         .enqueue(&mut batch, tenant, event_type, event_id, payload.as_bytes())
+        .await
         .unwrap();
     assert!(queued > 0, "no endpoint wanted the event");
     store.apply(batch).await.unwrap();
@@ -148,16 +149,22 @@ async fn raise(
     webhooks.notify();
 }
 
-fn outbox_len(store: &Arc<dyn Store>) -> usize {
+async fn outbox_len(store: &Arc<dyn Store>) -> usize {
     store
         .scan_prefix(Keyspace::WebhookOutbox, &[], None, usize::MAX)
+        .await
         .unwrap()
         .len()
 }
 
-fn all_deliveries(webhooks: &Webhooks, tenant: &TenantId, webhook_id: &str) -> Vec<DeliveryRecord> {
+async fn all_deliveries(
+    webhooks: &Webhooks,
+    tenant: &TenantId,
+    webhook_id: &str,
+) -> Vec<DeliveryRecord> {
     webhooks
         .list_deliveries(tenant, webhook_id, MAX_DELIVERIES_PAGE_SIZE, "")
+        .await
         .unwrap()
         .0
 }
@@ -195,7 +202,10 @@ async fn create_checks_the_url_and_event_types() {
     assert_eq!(endpoint.secret.len(), 6 + 64);
     assert_eq!(endpoint.event_types, vec!["TOR", "VPN"]);
     assert!(!format!("{endpoint:?}").contains(&endpoint.secret));
-    assert_eq!(strict.list_endpoints(&tenant).unwrap(), vec![endpoint]);
+    assert_eq!(
+        strict.list_endpoints(&tenant).await.unwrap(),
+        vec![endpoint]
+    );
 
     for url in [
         "http://127.0.0.1/hook",
@@ -286,38 +296,48 @@ async fn enqueue_follows_subscriptions_and_delete_drops_pending_work() {
     assert_eq!(
         webhooks
             .enqueue(&mut batch, &tenant, "VPN", "evt_1", b"{}")
+            .await
             .unwrap(),
         1
     );
     assert_eq!(
         webhooks
             .enqueue(&mut batch, &tenant, "tor", "evt_2", b"{}")
+            .await
             .unwrap(),
         2
     );
     // Nothing is written until the caller applies its batch.
-    assert_eq!(outbox_len(&store), 0);
+    assert_eq!(outbox_len(&store).await, 0);
     store.apply(batch).await.unwrap();
-    assert_eq!(outbox_len(&store), 3);
+    assert_eq!(outbox_len(&store).await, 3);
 
     webhooks
         .delete_endpoint(&tenant, &all.webhook_id)
         .await
         .unwrap();
     assert_eq!(
-        outbox_len(&store),
+        outbox_len(&store).await,
         1,
         "the deleted endpoint's two deliveries are dropped"
     );
-    assert_eq!(webhooks.list_endpoints(&tenant).unwrap(), vec![tor_only]);
-    assert_eq!(webhooks.list_endpoints(&other_tenant).unwrap().len(), 1);
+    assert_eq!(
+        webhooks.list_endpoints(&tenant).await.unwrap(),
+        vec![tor_only]
+    );
+    assert_eq!(
+        webhooks.list_endpoints(&other_tenant).await.unwrap().len(),
+        1
+    );
 
     assert!(matches!(
         webhooks.delete_endpoint(&tenant, &all.webhook_id).await,
         Err(ApiError::NotFound(_))
     ));
     assert!(matches!(
-        webhooks.list_deliveries(&tenant, &all.webhook_id, 0, ""),
+        webhooks
+            .list_deliveries(&tenant, &all.webhook_id, 0, "")
+            .await,
         Err(ApiError::NotFound(_))
     ));
     let (field, _) = invalid_field(
@@ -343,7 +363,7 @@ async fn delivers_signed_and_logs_the_attempt() {
         .unwrap();
 
     raise(&webhooks, &store, &tenant, "TOR", "evt_signed").await;
-    let got = eventually("the delivery", || receiver.received().pop()).await;
+    let got = eventually("the delivery", async || receiver.received().pop()).await;
 
     let expected_body = br#"{"event_id":"evt_signed","type":"TOR"}"#;
     assert_eq!(got.body, expected_body);
@@ -372,8 +392,9 @@ async fn delivers_signed_and_logs_the_attempt() {
         300
     ));
 
-    let log = eventually("the delivery record", || {
-        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id)).filter(|log| !log.is_empty())
+    let log = eventually("the delivery record", async || {
+        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id).await)
+            .filter(|log| !log.is_empty())
     })
     .await;
     assert_eq!(log.len(), 1);
@@ -383,10 +404,11 @@ async fn delivers_signed_and_logs_the_attempt() {
     assert_eq!(log[0].event_id, "evt_signed");
     assert_eq!(log[0].next_attempt_ms, 0);
     assert!(log[0].error.is_empty());
-    assert_eq!(outbox_len(&store), 0);
+    assert_eq!(outbox_len(&store).await, 0);
     assert!(
         store
             .scan_prefix(Keyspace::WebhookPending, &[], None, 10)
+            .await
             .unwrap()
             .is_empty()
     );
@@ -407,8 +429,8 @@ async fn a_failure_is_retried_and_both_attempts_are_logged() {
         .unwrap();
 
     raise(&webhooks, &store, &tenant, "TOR", "evt_retry").await;
-    let log = eventually("two attempts", || {
-        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id))
+    let log = eventually("two attempts", async || {
+        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id).await)
             .filter(|log| log.iter().any(|record| record.delivered))
     })
     .await;
@@ -436,28 +458,32 @@ async fn a_failure_is_retried_and_both_attempts_are_logged() {
         })
         .collect();
     assert_eq!(attempts, vec!["1", "2"]);
-    assert_eq!(outbox_len(&store), 0);
+    assert_eq!(outbox_len(&store).await, 0);
 
     // Paging: one record a page, newest first, then the end.
     let (first, token) = webhooks
         .list_deliveries(&tenant, &endpoint.webhook_id, 1, "")
+        .await
         .unwrap();
     assert_eq!(first, vec![log[0].clone()]);
     assert!(!token.is_empty());
     let (second, token) = webhooks
         .list_deliveries(&tenant, &endpoint.webhook_id, 1, &token)
+        .await
         .unwrap();
     assert_eq!(second, vec![log[1].clone()]);
     assert!(token.is_empty());
     let (field, _) = invalid_field(
         webhooks
             .list_deliveries(&tenant, &endpoint.webhook_id, 1, "zz")
+            .await
             .unwrap_err(),
     );
     assert_eq!(field, "page_token");
     let (field, _) = invalid_field(
         webhooks
             .list_deliveries(&tenant, &endpoint.webhook_id, 501, "")
+            .await
             .unwrap_err(),
     );
     assert_eq!(field, "page_size");
@@ -478,23 +504,23 @@ async fn pending_deliveries_survive_a_restart() {
             .await
             .unwrap();
         raise(&webhooks, &store, &tenant, "TOR", "evt_restart").await;
-        assert_eq!(outbox_len(&store), 1);
+        assert_eq!(outbox_len(&store).await, 1);
         endpoint
     };
 
     let store = reopen(dir.path()).await;
     let webhooks = Arc::new(Webhooks::new(Arc::clone(&store), test_settings()));
     let dispatcher = webhooks.spawn_dispatcher();
-    let got = eventually("the delivery after the restart", || {
+    let got = eventually("the delivery after the restart", async || {
         receiver.received().pop()
     })
     .await;
     assert_eq!(got.headers["x-gatehouse-event-id"], "evt_restart");
-    eventually("the outbox to empty", || {
-        (outbox_len(&store) == 0).then_some(())
+    eventually("the outbox to empty", async || {
+        (outbox_len(&store).await == 0).then_some(())
     })
     .await;
-    let log = all_deliveries(&webhooks, &tenant, &endpoint.webhook_id);
+    let log = all_deliveries(&webhooks, &tenant, &endpoint.webhook_id).await;
     assert!(log[0].delivered);
     dispatcher.abort();
 }
@@ -519,8 +545,8 @@ async fn retries_stop_once_retry_for_has_passed() {
         .unwrap();
 
     raise(&webhooks, &store, &tenant, "TOR", "evt_doomed").await;
-    let log = eventually("the final failed attempt", || {
-        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id))
+    let log = eventually("the final failed attempt", async || {
+        Some(all_deliveries(&webhooks, &tenant, &endpoint.webhook_id).await)
             .filter(|log| log.first().is_some_and(|last| last.next_attempt_ms == 0))
     })
     .await;
@@ -533,7 +559,7 @@ async fn retries_stop_once_retry_for_has_passed() {
     assert!(last.attempted_ms - first.attempted_ms >= 300, "{log:?}");
     assert!(log.iter().all(|record| !record.delivered));
     assert!(log[1..].iter().all(|record| record.next_attempt_ms > 0));
-    assert_eq!(outbox_len(&store), 0);
+    assert_eq!(outbox_len(&store).await, 0);
     assert_eq!(receiver.received().len(), log.len());
     dispatcher.abort();
 }
@@ -571,15 +597,17 @@ async fn private_targets_are_refused_at_delivery_and_redirects_not_followed() {
     let mut batch = WriteBatch::new();
     strict
         .enqueue(&mut batch, &tenant, "LITERAL", "evt_a", b"{}")
+        .await
         .unwrap();
     strict
         .enqueue(&mut batch, &tenant, "NAMED", "evt_b", b"{}")
+        .await
         .unwrap();
     store.apply(batch).await.unwrap();
     strict.notify();
     for endpoint in [&literal, &named] {
-        let log = eventually("the refused attempt", || {
-            Some(all_deliveries(&strict, &tenant, &endpoint.webhook_id))
+        let log = eventually("the refused attempt", async || {
+            Some(all_deliveries(&strict, &tenant, &endpoint.webhook_id).await)
                 .filter(|log| !log.is_empty())
         })
         .await;
@@ -608,8 +636,8 @@ async fn private_targets_are_refused_at_delivery_and_redirects_not_followed() {
     ));
     let dispatcher = lenient.spawn_dispatcher();
     raise(&lenient, &store, &tenant, "LITERAL", "evt_redirect").await;
-    let log = eventually("the redirected attempt", || {
-        Some(all_deliveries(&lenient, &tenant, &literal.webhook_id))
+    let log = eventually("the redirected attempt", async || {
+        Some(all_deliveries(&lenient, &tenant, &literal.webhook_id).await)
             .filter(|log| log.iter().any(|record| record.event_id == "evt_redirect"))
     })
     .await;

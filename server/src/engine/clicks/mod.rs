@@ -178,13 +178,14 @@ impl ClickEngine {
         }
     }
 
-    fn read<T: serde::de::DeserializeOwned>(
+    async fn read<T: serde::de::DeserializeOwned>(
         &self,
         space: Keyspace,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
         self.store
-            .get(space, key)?
+            .get(space, key)
+            .await?
             .map(|bytes| decode(space, &bytes))
             .transpose()
     }
@@ -240,8 +241,10 @@ impl ClickEngine {
         batch.put(Keyspace::ClickEvents, stored_at, encode(&event)?);
         for click_id in &click_id_keys {
             let id_key = key(tenant, click_id);
-            let mut record: ClickIdRecord =
-                self.read(Keyspace::ClickIds, &id_key)?.unwrap_or_default();
+            let mut record: ClickIdRecord = self
+                .read(Keyspace::ClickIds, &id_key)
+                .await?
+                .unwrap_or_default();
             let mut changed = false;
             if record.visitors.len() < MAX_SHARERS && !record.visitors.contains(&visitor_id) {
                 record.visitors.push(visitor_id.clone());
@@ -259,7 +262,10 @@ impl ClickEngine {
         }
         if let (Some(ip), ClickKind::Click) = (&ip, event.kind) {
             let ip_key = key(tenant, ip);
-            let mut record: IpClicks = self.read(Keyspace::IpClicks, &ip_key)?.unwrap_or_default();
+            let mut record: IpClicks = self
+                .read(Keyspace::IpClicks, &ip_key)
+                .await?
+                .unwrap_or_default();
             record
                 .clicks
                 .push((event.time_ms, event.ad_key().to_string()));
@@ -276,7 +282,7 @@ impl ClickEngine {
     }
 
     /// A visitor's latest events, oldest first.
-    fn visitor_events(
+    async fn visitor_events(
         &self,
         tenant: &TenantId,
         visitor_id: &str,
@@ -284,7 +290,8 @@ impl ClickEngine {
         let mut prefix = tenant_key(tenant.as_str(), visitor_id.as_bytes());
         prefix.push(b'/');
         self.store
-            .scan_prefix_last(Keyspace::ClickEvents, &prefix, MAX_EVENTS_PER_DECISION)?
+            .scan_prefix_last(Keyspace::ClickEvents, &prefix, MAX_EVENTS_PER_DECISION)
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(Keyspace::ClickEvents, &bytes))
             .collect()
@@ -299,7 +306,7 @@ impl ClickEngine {
         now_ms: i64,
     ) -> Result<ClickDecision, EngineError> {
         let visitor_id = visitor.as_str();
-        let events = self.visitor_events(tenant, visitor_id)?;
+        let events = self.visitor_events(tenant, visitor_id).await?;
         let Some(latest) = events.last() else {
             return Err(EngineError::VisitorUnknown(visitor_id.to_string()));
         };
@@ -321,10 +328,13 @@ impl ClickEngine {
         let mut click_id_sharers = 0;
         for event in &events {
             for (name, value) in &event.click_ids {
-                if let Some(record) = self.read::<ClickIdRecord>(
-                    Keyspace::ClickIds,
-                    &key(tenant, &format!("{name}:{value}")),
-                )? {
+                if let Some(record) = self
+                    .read::<ClickIdRecord>(
+                        Keyspace::ClickIds,
+                        &key(tenant, &format!("{name}:{value}")),
+                    )
+                    .await?
+                {
                     click_id_sharers =
                         click_id_sharers.max(record.visitors.len().max(record.ips.len()));
                 }
@@ -333,7 +343,8 @@ impl ClickEngine {
         let ip_repeat_clicks = match &latest_ip {
             Some(ip) => {
                 let record: IpClicks = self
-                    .read(Keyspace::IpClicks, &key(tenant, &ip.to_string()))?
+                    .read(Keyspace::IpClicks, &key(tenant, &ip.to_string()))
+                    .await?
                     .unwrap_or_default();
                 let since = latest.time_ms - 86_400_000;
                 let mut per_ad: BTreeMap<&str, usize> = BTreeMap::new();
@@ -397,7 +408,7 @@ impl ClickEngine {
         let mut batch = WriteBatch::new();
         let decision_key = key(tenant, &decision.visitor_id);
         let previous: Option<DecisionRecord> =
-            self.read(Keyspace::ClickDecisions, &decision_key)?;
+            self.read(Keyspace::ClickDecisions, &decision_key).await?;
         let record = DecisionRecord {
             day: u32::try_from(day).unwrap_or_default(),
             label: decision.label,
@@ -430,7 +441,7 @@ impl ClickEngine {
         if decision.label != Label::Clean && !decision.ip.is_empty() {
             let block_key = key(tenant, &decision.ip);
             let existing: Option<BlocklistRecord> =
-                self.read(Keyspace::ClickBlocklist, &block_key)?;
+                self.read(Keyspace::ClickBlocklist, &block_key).await?;
             let reason = decision
                 .reasons
                 .iter()
@@ -490,7 +501,7 @@ impl ClickEngine {
     }
 
     /// The IPs to exclude: decided FRAUD (and SUSPICIOUS when asked) and seen within `days`.
-    pub fn blocklist(
+    pub async fn blocklist(
         &self,
         tenant: &TenantId,
         days: i64,
@@ -499,12 +510,16 @@ impl ClickEngine {
     ) -> Result<Vec<BlockedIp>, StoreError> {
         let since = now_ms - days * 86_400_000;
         let mut entries = Vec::new();
-        for (_, bytes) in self.store.scan_prefix(
-            Keyspace::ClickBlocklist,
-            &tenant_prefix(tenant.as_str()),
-            None,
-            usize::MAX,
-        )? {
+        for (_, bytes) in self
+            .store
+            .scan_prefix(
+                Keyspace::ClickBlocklist,
+                &tenant_prefix(tenant.as_str()),
+                None,
+                usize::MAX,
+            )
+            .await?
+        {
             let record: BlocklistRecord = decode(Keyspace::ClickBlocklist, &bytes)?;
             let wanted = record.label == Label::Fraud
                 || (include_suspicious && record.label == Label::Suspicious);
@@ -526,7 +541,7 @@ impl ClickEngine {
     }
 
     /// Figures for the `days` days ending with the day of `as_of_ms`, from the day counters.
-    pub fn stats(
+    pub async fn stats(
         &self,
         tenant: &TenantId,
         days: i64,
@@ -537,12 +552,15 @@ impl ClickEngine {
         let mut rules: BTreeMap<String, i64> = BTreeMap::new();
         let first = last - days + 1;
         // One pass over the whole range: day keys sort by day within the tenant.
-        let counters = self.store.scan_range(
-            Keyspace::ClickStats,
-            &day_key(tenant, first),
-            &day_key(tenant, last + 1),
-            usize::MAX,
-        )?;
+        let counters = self
+            .store
+            .scan_range(
+                Keyspace::ClickStats,
+                &day_key(tenant, first),
+                &day_key(tenant, last + 1),
+                usize::MAX,
+            )
+            .await?;
         let prefix_len = day_key(tenant, first).len();
         let mut counters = counters.into_iter().peekable();
         for day in first..=last {
@@ -581,7 +599,7 @@ impl ClickEngine {
     /// A page of events, oldest first: of `visitor_id` when given, else of the whole tenant.
     /// The page token is the position after the last event returned, relative to the tenant, so
     /// a token can never reach another tenant's events.
-    pub fn list_events(
+    pub async fn list_events(
         &self,
         tenant: &TenantId,
         visitor_id: Option<&VisitorId>,
@@ -599,15 +617,16 @@ impl ClickEngine {
             None => (Keyspace::ClickEventTimes, tenant_prefix(tenant.as_str())),
         };
         let start_after = (!after.is_empty()).then(|| [prefix.as_slice(), &after].concat());
-        let entries =
-            self.store
-                .scan_prefix(space, &prefix, start_after.as_deref(), page_size + 1)?;
+        let entries = self
+            .store
+            .scan_prefix(space, &prefix, start_after.as_deref(), page_size + 1)
+            .await?;
         let more = entries.len() > page_size;
         let mut events = Vec::with_capacity(page_size.min(entries.len()));
         let mut last_key = Vec::new();
         for (entry_key, value) in entries.into_iter().take(page_size) {
             let event = match space {
-                Keyspace::ClickEventTimes => self.read(Keyspace::ClickEvents, &value)?,
+                Keyspace::ClickEventTimes => self.read(Keyspace::ClickEvents, &value).await?,
                 _ => Some(decode(Keyspace::ClickEvents, &value)?),
             };
             // An index entry whose event retention just removed is skipped, not an error.
@@ -636,7 +655,8 @@ impl ClickEngine {
         loop {
             let old: Vec<_> = self
                 .store
-                .scan_prefix(Keyspace::ClickEventTimes, &prefix, None, 1000)?
+                .scan_prefix(Keyspace::ClickEventTimes, &prefix, None, 1000)
+                .await?
                 .into_iter()
                 .take_while(|(time_key, _)| time_key.as_slice() < limit.as_slice())
                 .collect();
@@ -712,14 +732,29 @@ mod tests {
         assert!(
             engine
                 .visitor_events(&tenant, "vis_old")
+                .await
                 .unwrap()
                 .is_empty()
         );
-        assert_eq!(engine.visitor_events(&tenant, "vis_new").unwrap().len(), 2);
+        assert_eq!(
+            engine
+                .visitor_events(&tenant, "vis_new")
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         // Another tenant's events follow that tenant's retention, not this one's.
-        assert_eq!(engine.visitor_events(&other, "vis_old").unwrap().len(), 1);
+        assert_eq!(
+            engine
+                .visitor_events(&other, "vis_old")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         // The day counters stay: stats of past days do not change when their events go.
-        let stats = engine.stats(&tenant, 365, now).unwrap();
+        let stats = engine.stats(&tenant, 365, now).await.unwrap();
         assert_eq!(stats.daily.iter().map(|day| day.events).sum::<i64>(), 4);
     }
 }

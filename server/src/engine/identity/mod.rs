@@ -145,13 +145,14 @@ impl IdentityEngine {
         }
     }
 
-    fn read<T: serde::de::DeserializeOwned>(
+    async fn read<T: serde::de::DeserializeOwned>(
         &self,
         space: Keyspace,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
         self.store
-            .get(space, key)?
+            .get(space, key)
+            .await?
             .map(|bytes| decode(space, &bytes))
             .transpose()
     }
@@ -173,8 +174,9 @@ impl IdentityEngine {
                 .lock(tenant, &input.idempotency_key)
                 .await;
             let idempotency_key = key(tenant, &input.idempotency_key);
-            if let Some(stored) =
-                self.read::<IdempotencyRecord>(Keyspace::Idempotency, &idempotency_key)?
+            if let Some(stored) = self
+                .read::<IdempotencyRecord>(Keyspace::Idempotency, &idempotency_key)
+                .await?
             {
                 if stored.created_ms + IDEMPOTENCY_WINDOW_MS > started_ms {
                     if stored.request_hash != request_hash(&input) {
@@ -203,7 +205,8 @@ impl IdentityEngine {
         }
         let identity_guard = self.identity_locks.lock_many(tenant, &lock_keys).await;
         let before: IdentityRecord = self
-            .read(Keyspace::Identities, &key(tenant, &identity_id))?
+            .read(Keyspace::Identities, &key(tenant, &identity_id))
+            .await?
             .ok_or_else(|| EngineError::IdentityMissing(identity_id.clone()))?;
         let time_ms = input.time_ms.unwrap_or(started_ms);
         let signal_id = new_id("sig", started_ms);
@@ -225,7 +228,8 @@ impl IdentityEngine {
             Some(device) if !device.device_id.is_empty() => {
                 let device_key = key(tenant, &device.device_id);
                 let mut record: DeviceRecord = self
-                    .read(Keyspace::Devices, &device_key)?
+                    .read(Keyspace::Devices, &device_key)
+                    .await?
                     .unwrap_or_default();
                 let first_use = !record.identities.contains(&identity_id);
                 if first_use {
@@ -251,7 +255,7 @@ impl IdentityEngine {
             settings,
         });
         let subjects = subjects_of(&identity_id, input.device.as_ref(), input.ip);
-        let bans = self.active_bans(tenant, &subjects, started_ms)?;
+        let bans = self.active_bans(tenant, &subjects, started_ms).await?;
 
         // record
         let signal_ref = EventSignalRef {
@@ -329,7 +333,7 @@ impl IdentityEngine {
             if !matches!(event.recommendation, Recommendation::None) {
                 identity.status = IdentityStatus::UnderReview;
             }
-            self.record_event(&mut batch, tenant, event)?;
+            self.record_event(&mut batch, tenant, event).await?;
         }
         batch.put(
             Keyspace::Identities,
@@ -389,7 +393,7 @@ impl IdentityEngine {
 
     /// Adds an event and its webhook deliveries to `batch`: both commit together, so an
     /// acknowledged event always has its deliveries queued.
-    fn record_event(
+    async fn record_event(
         &self,
         batch: &mut WriteBatch,
         tenant: &TenantId,
@@ -407,13 +411,15 @@ impl IdentityEngine {
             created_ms: event.created_ms,
             event,
         })?;
-        self.webhooks.enqueue(
-            batch,
-            tenant,
-            event.event_type.name(),
-            &event.event_id,
-            &payload,
-        )?;
+        self.webhooks
+            .enqueue(
+                batch,
+                tenant,
+                event.event_type.name(),
+                &event.event_id,
+                &payload,
+            )
+            .await?;
         Ok(())
     }
 
@@ -427,7 +433,8 @@ impl IdentityEngine {
         if !input.identity_id.is_empty() {
             let exists = self
                 .store
-                .get(Keyspace::Identities, &key(tenant, &input.identity_id))?
+                .get(Keyspace::Identities, &key(tenant, &input.identity_id))
+                .await?
                 .is_some();
             if !exists {
                 return Err(EngineError::SignalIdentityMissing(
@@ -438,8 +445,9 @@ impl IdentityEngine {
                 // Only the tenant's server may say which user an identity is: a client that could
                 // link any user id to its own identity could later read that user's signals.
                 if !input.may_create_identity {
-                    let linked =
-                        self.read::<String>(Keyspace::UserIndex, &key(tenant, &input.user_id))?;
+                    let linked = self
+                        .read::<String>(Keyspace::UserIndex, &key(tenant, &input.user_id))
+                        .await?;
                     if linked.as_deref() != Some(input.identity_id.as_str()) {
                         return Err(EngineError::ClientMayNotLink);
                     }
@@ -451,7 +459,7 @@ impl IdentityEngine {
             return Ok(input.identity_id.clone());
         }
         let user_key = key(tenant, &input.user_id);
-        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key)? {
+        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key).await? {
             return Ok(found);
         }
         if !input.may_create_identity {
@@ -459,7 +467,7 @@ impl IdentityEngine {
         }
         // Two first signals of one user must not make two identities.
         let _guard = self.user_locks.lock(tenant, &input.user_id).await;
-        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key)? {
+        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key).await? {
             return Ok(found);
         }
         let identity = IdentityRecord {
@@ -500,7 +508,7 @@ impl IdentityEngine {
     ) -> Result<(), EngineError> {
         let _guard = self.user_locks.lock(tenant, user_id).await;
         let user_key = key(tenant, user_id);
-        match self.read::<String>(Keyspace::UserIndex, &user_key)? {
+        match self.read::<String>(Keyspace::UserIndex, &user_key).await? {
             Some(existing) if existing == identity_id => Ok(()),
             Some(existing) => Err(EngineError::UserOfAnotherIdentity {
                 user_id: user_id.to_string(),
@@ -521,7 +529,7 @@ impl IdentityEngine {
     }
 
     /// Finds an identity by id or user id.
-    pub fn find_identity(
+    pub async fn find_identity(
         &self,
         tenant: &TenantId,
         identity_id: &str,
@@ -530,23 +538,25 @@ impl IdentityEngine {
         let id = if !identity_id.is_empty() {
             identity_id.to_string()
         } else if !user_id.is_empty() {
-            self.read::<String>(Keyspace::UserIndex, &key(tenant, user_id))?
+            self.read::<String>(Keyspace::UserIndex, &key(tenant, user_id))
+                .await?
                 .ok_or_else(|| EngineError::UserWithoutIdentity(user_id.to_string()))?
         } else {
             return Err(EngineError::NoIdentityNamed);
         };
-        self.read(Keyspace::Identities, &key(tenant, &id))?
+        self.read(Keyspace::Identities, &key(tenant, &id))
+            .await?
             .ok_or_else(|| EngineError::IdentityMissing(id.to_string()))
     }
 
     /// An identity with its status, bans and approvals as they are now.
-    pub fn standing(
+    pub async fn standing(
         &self,
         tenant: &TenantId,
         identity_id: &str,
         user_id: &str,
     ) -> Result<IdentityStanding, EngineError> {
-        let mut identity = self.find_identity(tenant, identity_id, user_id)?;
+        let mut identity = self.find_identity(tenant, identity_id, user_id).await?;
         let now = now_ms();
         let mut subjects = vec![(BanSubjectKind::Identity, identity.identity_id.clone())];
         subjects.extend(
@@ -561,14 +571,15 @@ impl IdentityEngine {
                 .iter()
                 .map(|seen| (BanSubjectKind::Ip, seen.ip.clone())),
         );
-        let active_bans = self.active_bans(tenant, &subjects, now)?;
+        let active_bans = self.active_bans(tenant, &subjects, now).await?;
         identity.status = standing_status(&identity, &active_bans);
         // Approvals are keyed by identity, so this reads only this identity's.
         let prefix = approval_key(tenant, &identity.identity_id, "");
         let mut pending_approvals = Vec::new();
         for (_, bytes) in self
             .store
-            .scan_prefix(Keyspace::Approvals, &prefix, None, usize::MAX)?
+            .scan_prefix(Keyspace::Approvals, &prefix, None, usize::MAX)
+            .await?
         {
             let approval: ApprovalRecord = decode(Keyspace::Approvals, &bytes)?;
             if approval.status == ApprovalStatus::Pending && approval.expires_ms > now {
@@ -582,7 +593,7 @@ impl IdentityEngine {
         })
     }
 
-    fn scan<T: serde::de::DeserializeOwned>(
+    async fn scan<T: serde::de::DeserializeOwned>(
         &self,
         space: Keyspace,
         tenant: &TenantId,
@@ -596,14 +607,15 @@ impl IdentityEngine {
                 &tenant_prefix(tenant.as_str()),
                 start.as_deref(),
                 limit,
-            )?
+            )
+            .await?
             .into_iter()
             .map(|(_, bytes)| decode(space, &bytes))
             .collect()
     }
 
     /// A page of identities, newest first; returns the next page token.
-    pub fn list_identities(
+    pub async fn list_identities(
         &self,
         tenant: &TenantId,
         page_size: usize,
@@ -613,17 +625,19 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch: Vec<IdentityRecord> = self.scan(
-                Keyspace::Identities,
-                tenant,
-                after.as_deref(),
-                page_size + 1,
-            )?;
+            let batch: Vec<IdentityRecord> = self
+                .scan(
+                    Keyspace::Identities,
+                    tenant,
+                    after.as_deref(),
+                    page_size + 1,
+                )
+                .await?;
             let exhausted = batch.len() <= page_size;
             let count = batch.len();
             for (position, record) in batch.into_iter().enumerate() {
                 after = Some(record.identity_id.clone());
-                let standing = self.standing(tenant, &record.identity_id, "")?;
+                let standing = self.standing(tenant, &record.identity_id, "").await?;
                 if status.is_none_or(|wanted| standing.identity.status == wanted) {
                     page.push(standing);
                     if page.len() == page_size {
@@ -645,7 +659,7 @@ impl IdentityEngine {
     }
 
     /// A page of events, newest first, optionally of one identity or type.
-    pub fn list_events(
+    pub async fn list_events(
         &self,
         tenant: &TenantId,
         identity_id: &str,
@@ -656,8 +670,9 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch: Vec<EventRecord> =
-                self.scan(Keyspace::Events, tenant, after.as_deref(), 500)?;
+            let batch: Vec<EventRecord> = self
+                .scan(Keyspace::Events, tenant, after.as_deref(), 500)
+                .await?;
             let exhausted = batch.len() < 500;
             for event in batch {
                 after = Some(event.event_id.clone());
@@ -677,13 +692,18 @@ impl IdentityEngine {
     }
 
     /// Reads one event.
-    pub fn event(&self, tenant: &TenantId, event_id: &str) -> Result<EventRecord, EngineError> {
-        self.read(Keyspace::Events, &key(tenant, event_id))?
+    pub async fn event(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> Result<EventRecord, EngineError> {
+        self.read(Keyspace::Events, &key(tenant, event_id))
+            .await?
             .ok_or_else(|| EngineError::EventMissing(event_id.to_string()))
     }
 
     /// Bans in force at `now` on any of `subjects`.
-    fn active_bans(
+    async fn active_bans(
         &self,
         tenant: &TenantId,
         subjects: &[(BanSubjectKind, String)],
@@ -692,12 +712,16 @@ impl IdentityEngine {
         let mut bans = Vec::new();
         for (kind, subject) in subjects {
             let prefix = key(tenant, &format!("{}/{subject}/", kind.tag()));
-            for (index_key, _) in
-                self.store
-                    .scan_prefix(Keyspace::BanIndex, &prefix, None, usize::MAX)?
+            for (index_key, _) in self
+                .store
+                .scan_prefix(Keyspace::BanIndex, &prefix, None, usize::MAX)
+                .await?
             {
                 let ban_id = String::from_utf8_lossy(&index_key[prefix.len()..]).into_owned();
-                if let Some(ban) = self.read::<BanRecord>(Keyspace::Bans, &key(tenant, &ban_id))? {
+                if let Some(ban) = self
+                    .read::<BanRecord>(Keyspace::Bans, &key(tenant, &ban_id))
+                    .await?
+                {
                     if ban.active_at(now) {
                         bans.push(ban);
                     }
@@ -719,7 +743,7 @@ impl IdentityEngine {
     ) -> Result<BanRecord, EngineError> {
         let now = now_ms();
         if subject_kind == BanSubjectKind::Identity {
-            self.find_identity(tenant, &subject, "")?;
+            self.find_identity(tenant, &subject, "").await?;
         }
         let ban = BanRecord {
             ban_id: new_id("ban", now),
@@ -757,7 +781,8 @@ impl IdentityEngine {
         ban_id: &str,
     ) -> Result<BanRecord, EngineError> {
         let mut ban: BanRecord = self
-            .read(Keyspace::Bans, &key(tenant, ban_id))?
+            .read(Keyspace::Bans, &key(tenant, ban_id))
+            .await?
             .ok_or_else(|| EngineError::BanMissing(ban_id.to_string()))?;
         if ban.lifted_ms == 0 {
             ban.lifted_ms = now_ms();
@@ -778,7 +803,7 @@ impl IdentityEngine {
     }
 
     /// A page of bans, newest first.
-    pub fn list_bans(
+    pub async fn list_bans(
         &self,
         tenant: &TenantId,
         include_inactive: bool,
@@ -789,7 +814,9 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch: Vec<BanRecord> = self.scan(Keyspace::Bans, tenant, after.as_deref(), 500)?;
+            let batch: Vec<BanRecord> = self
+                .scan(Keyspace::Bans, tenant, after.as_deref(), 500)
+                .await?;
             let exhausted = batch.len() < 500;
             for ban in batch {
                 after = Some(ban.ban_id.clone());
@@ -815,7 +842,7 @@ impl IdentityEngine {
         ttl_seconds: i64,
     ) -> Result<(ApprovalRecord, String), EngineError> {
         let now = now_ms();
-        let mut event = self.event(tenant, event_id)?;
+        let mut event = self.event(tenant, event_id).await?;
         if event.approval_id.is_some() {
             return Err(EngineError::EventHasApproval(event_id.to_string()));
         }
@@ -852,7 +879,7 @@ impl IdentityEngine {
     }
 
     /// Reads one approval.
-    pub fn approval(
+    pub async fn approval(
         &self,
         tenant: &TenantId,
         identity_id: &str,
@@ -862,6 +889,7 @@ impl IdentityEngine {
             Keyspace::Approvals,
             &approval_key(tenant, identity_id, approval_id),
         )
+        .await
     }
 
     /// Removes signals received before `before_ms` (the tenant's retention); returns how many.
@@ -876,7 +904,8 @@ impl IdentityEngine {
         loop {
             let oldest = self
                 .store
-                .scan_prefix_last(Keyspace::Signals, &prefix, PURGE_PAGE)?;
+                .scan_prefix_last(Keyspace::Signals, &prefix, PURGE_PAGE)
+                .await?;
             let mut batch = WriteBatch::new();
             for (signal_key, bytes) in &oldest {
                 let signal: SignalRecord = decode(Keyspace::Signals, bytes)?;
@@ -905,12 +934,10 @@ impl IdentityEngine {
         // Page through: a tenant can hold millions of answers, and one scan of all of them
         // would hold them all in memory at once.
         loop {
-            let page = self.store.scan_prefix(
-                Keyspace::Idempotency,
-                &prefix,
-                after.as_deref(),
-                PURGE_PAGE,
-            )?;
+            let page = self
+                .store
+                .scan_prefix(Keyspace::Idempotency, &prefix, after.as_deref(), PURGE_PAGE)
+                .await?;
             let Some((last, _)) = page.last() else {
                 return Ok(removed);
             };
@@ -938,20 +965,23 @@ impl IdentityEngine {
         let unknown = || EngineError::ApprovalTokenUnknown;
         let location = self
             .store
-            .get(Keyspace::ApprovalTokens, &Sha256::digest(token.as_bytes()))?
+            .get(Keyspace::ApprovalTokens, &Sha256::digest(token.as_bytes()))
+            .await?
             .ok_or_else(unknown)?;
         // A token of another tenant is as unknown as a made-up one.
         if !location.starts_with(&tenant_prefix(tenant.as_str())) {
             return Err(unknown());
         }
         let identity_id = self
-            .read::<ApprovalRecord>(Keyspace::Approvals, &location)?
+            .read::<ApprovalRecord>(Keyspace::Approvals, &location)
+            .await?
             .ok_or_else(unknown)?
             .identity_id;
         // Check and answer under the identity's lock, so two answers cannot both pass the check.
         let _guard = self.identity_locks.lock(tenant, &identity_id).await;
         let mut approval: ApprovalRecord = self
-            .read(Keyspace::Approvals, &location)?
+            .read(Keyspace::Approvals, &location)
+            .await?
             .ok_or_else(unknown)?;
         if approval.status != ApprovalStatus::Pending {
             return Err(EngineError::ApprovalAnswered(approval.approval_id.clone()));
@@ -960,7 +990,8 @@ impl IdentityEngine {
             return Err(EngineError::ApprovalExpired);
         }
         let mut identity: IdentityRecord = self
-            .read(Keyspace::Identities, &key(tenant, &approval.identity_id))?
+            .read(Keyspace::Identities, &key(tenant, &approval.identity_id))
+            .await?
             .ok_or(EngineError::ApprovalIdentityGone)?;
         approval.status = if approve {
             ApprovalStatus::Approved
@@ -1008,7 +1039,7 @@ impl IdentityEngine {
             key(tenant, &identity.identity_id),
             encode(&identity)?,
         );
-        self.record_event(&mut batch, tenant, &event)?;
+        self.record_event(&mut batch, tenant, &event).await?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         self.webhooks.notify();
