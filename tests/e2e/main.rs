@@ -20,5 +20,6 @@ mod sdk_client;
 mod signals;
 mod smart_urls;
 mod transport;
+mod upgrade;
 mod verify;
 mod webhooks;
