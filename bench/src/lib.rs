@@ -39,6 +39,9 @@ pub enum BenchError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] gatehouse_server::store::StoreError),
+    /// The data dir could not be brought to the server's format.
+    #[error(transparent)]
+    Migrate(#[from] gatehouse_server::store::migrate::MigrateError),
     /// The engine refused or failed a call.
     #[error("engine: {0}")]
     Engine(String),

@@ -19,7 +19,7 @@ use gatehouse_server::{
         identity::{SignalInput, SignalSource, records::DeviceInfo},
     },
     intel::Intel,
-    store::{Entry, Keyspace, SledStore, Store, StoreFuture, WriteBatch},
+    store::{Entry, Keyspace, SledStore, Store, StoreFuture, WriteBatch, migrate::migrate},
     tenancy::{Tenancy, TenantId, TenantSettings},
     time::now_ms,
     webhooks::Webhooks,
@@ -157,6 +157,8 @@ pub async fn seed(
     )))?;
     let store = SledStore::open(&config.data_dir)?;
     let shared: Arc<dyn Store> = Arc::new(BulkLoad(store.clone()));
+    // Records the format, so the server's first start finds nothing to migrate.
+    migrate(shared.as_ref()).await?;
     let mut intel_settings = config.intel();
     intel_settings.rdns.enabled = false;
     let intel = Arc::new(Intel::load(&intel_settings)?);

@@ -23,7 +23,7 @@ use crate::{
     edge::{Connection, EdgeListener, ListenerOptions, TlsConfig, TlsError},
     engine::Engine,
     intel::{Intel, IntelError},
-    store::{SledStore, Store},
+    store::{SledStore, Store, migrate::migrate},
     telemetry::{AccessLog, grpc::GrpcTelemetryLayer, metrics},
     tenancy::{Tenancy, generate_admin_token},
     webhooks::Webhooks,
@@ -38,6 +38,9 @@ pub enum ServeError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The data dir could not be brought to this build's format.
+    #[error(transparent)]
+    Migrate(#[from] crate::store::migrate::MigrateError),
     /// A port could not be bound, or a file could not be written.
     #[error("{context}: {source}")]
     Io {
@@ -97,6 +100,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = SledStore::open_with_cache(&config.data_dir, config.store_cache_mb)?;
     let admin_token = resolve_admin_token(&config)?;
     let shared_store: Arc<dyn Store> = Arc::new(store.clone());
+    let migration = migrate(shared_store.as_ref()).await?;
+    if migration.from != migration.to {
+        tracing::info!(
+            from = migration.from,
+            to = migration.to,
+            "the data dir was migrated to this build's format"
+        );
+    }
     let tenancy = Tenancy::new(shared_store.clone()).await;
     let gate = Arc::new(Gate::new(tenancy.clone(), &admin_token).with_edge(
         trusted_proxies.clone(),

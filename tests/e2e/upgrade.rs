@@ -325,7 +325,6 @@ async fn answers(server: &Server, tenant_id: &str, key: &str) -> Vec<String> {
             pb::ListIpListEntriesRequest {
                 tenant_id: tenant_id.into(),
                 list: pb::IpListKind::Blacklist.into(),
-                ..Default::default()
             },
             key,
         ))
@@ -426,5 +425,11 @@ async fn a_data_dir_from_the_previous_release_opens_and_answers_the_same() {
             assert_eq!(got, expected, "{start} start answers differently");
         }
         assert!(server.terminate().await.success(), "{}", server.log());
+        let migrated = server
+            .log()
+            .matches("migrated to this build's format")
+            .count();
+        // The log file is appended to across starts.
+        assert_eq!(migrated, 1, "{start} start: {}", server.log());
     }
 }

@@ -8,6 +8,8 @@
 
 mod group_apply;
 mod group_commit;
+pub mod migrate;
+pub mod repositories;
 mod sled_store;
 
 use std::{future::Future, pin::Pin};
@@ -45,6 +47,8 @@ pub enum Keyspace {
     Idempotency,
     /// Events by `tenant id / event id` (newest first).
     Events,
+    /// Event ids by each filter ListEvents offers (see [`repositories::events`]).
+    EventIndex,
     /// Bans by `tenant id / ban id` (newest first).
     Bans,
     /// Ban ids by `tenant id / subject kind / subject / ban id`.
@@ -99,7 +103,7 @@ pub enum Keyspace {
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 35] = [
+    pub const ALL: [Keyspace; 36] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -112,6 +116,7 @@ impl Keyspace {
         Keyspace::Signals,
         Keyspace::Idempotency,
         Keyspace::Events,
+        Keyspace::EventIndex,
         Keyspace::Bans,
         Keyspace::BanIndex,
         Keyspace::Approvals,
@@ -152,6 +157,7 @@ impl Keyspace {
             Keyspace::Signals => "signals",
             Keyspace::Idempotency => "idempotency",
             Keyspace::Events => "events",
+            Keyspace::EventIndex => "event_index",
             Keyspace::Bans => "bans",
             Keyspace::BanIndex => "ban_index",
             Keyspace::Approvals => "approvals",

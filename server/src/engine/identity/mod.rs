@@ -15,7 +15,11 @@ use sha2::{Digest, Sha256};
 use crate::{
     engine::{EngineError, locks::Stripes},
     intel::{Intel, IpFacts, ip_lists::ListKind},
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{
+        Keyspace, Store, StoreError, WriteBatch, decode, encode,
+        repositories::{EventFilter, EventLog},
+        tenant_key, tenant_prefix,
+    },
     tenancy::{IdentityRuleSettings, TenantId},
     time::now_ms,
     webhooks::Webhooks,
@@ -116,6 +120,7 @@ pub struct WebhookPayload<'a> {
 /// Identities, events, bans and approvals over the store.
 pub struct IdentityEngine {
     store: Arc<dyn Store>,
+    events: EventLog,
     intel: Arc<Intel>,
     webhooks: Arc<Webhooks>,
     idempotency_locks: Stripes,
@@ -136,6 +141,7 @@ impl IdentityEngine {
     /// The engine over `store` and `intel`; events go out through `webhooks`.
     pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>, webhooks: Arc<Webhooks>) -> Self {
         Self {
+            events: EventLog::new(store.clone()),
             store,
             intel,
             webhooks,
@@ -399,11 +405,7 @@ impl IdentityEngine {
         tenant: &TenantId,
         event: &EventRecord,
     ) -> Result<(), StoreError> {
-        batch.put(
-            Keyspace::Events,
-            key(tenant, &event.event_id),
-            encode(event)?,
-        );
+        EventLog::put(batch, tenant, event)?;
         let payload = encode(&WebhookPayload {
             event_id: &event.event_id,
             event_type: event.event_type.name(),
@@ -667,28 +669,17 @@ impl IdentityEngine {
         page_size: usize,
         page_token: &str,
     ) -> Result<(Vec<EventRecord>, String), EngineError> {
-        let mut page = Vec::new();
-        let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
-        loop {
-            let batch: Vec<EventRecord> = self
-                .scan(Keyspace::Events, tenant, after.as_deref(), 500)
-                .await?;
-            let exhausted = batch.len() < 500;
-            for event in batch {
-                after = Some(event.event_id.clone());
-                let matches = (identity_id.is_empty() || event.identity_id == identity_id)
-                    && event_type.is_none_or(|wanted| event.event_type == wanted);
-                if matches {
-                    page.push(event);
-                    if page.len() == page_size {
-                        return Ok((page, after.unwrap_or_default()));
-                    }
-                }
-            }
-            if exhausted {
-                return Ok((page, String::new()));
-            }
-        }
+        let filter = EventFilter {
+            identity_id: (!identity_id.is_empty()).then_some(identity_id),
+            event_type,
+        };
+        let after = (!page_token.is_empty()).then_some(page_token);
+        let page = self.events.page(tenant, filter, after, page_size).await?;
+        let next = match page.last() {
+            Some(last) if page.len() == page_size => last.event_id.clone(),
+            _ => String::new(),
+        };
+        Ok((page, next))
     }
 
     /// Reads one event.
@@ -697,7 +688,8 @@ impl IdentityEngine {
         tenant: &TenantId,
         event_id: &str,
     ) -> Result<EventRecord, EngineError> {
-        self.read(Keyspace::Events, &key(tenant, event_id))
+        self.events
+            .get(tenant, event_id)
             .await?
             .ok_or_else(|| EngineError::EventMissing(event_id.to_string()))
     }
@@ -872,7 +864,7 @@ impl IdentityEngine {
             location.clone(),
         );
         batch.put(Keyspace::Approvals, location, encode(&approval)?);
-        batch.put(Keyspace::Events, key(tenant, event_id), encode(&event)?);
+        EventLog::put(&mut batch, tenant, &event)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok((approval, token))
