@@ -81,9 +81,6 @@ enum Command {
         /// Days the data is spread over.
         #[arg(long, default_value_t = 30)]
         days: i64,
-        /// One visitor in this many gets a decision.
-        #[arg(long, default_value_t = 5)]
-        decide_every: u64,
         /// Concurrent writers.
         #[arg(long, default_value_t = 64)]
         writers: u64,
@@ -184,7 +181,6 @@ async fn run(command: Command) -> Result<(), BenchError> {
             clicks,
             visitors,
             days,
-            decide_every,
             writers,
             data,
         } => {
@@ -206,7 +202,6 @@ async fn run(command: Command) -> Result<(), BenchError> {
                     clicks,
                     visitors: visitors.unwrap_or((clicks / 10).max(1)),
                     days,
-                    decide_every,
                     writers,
                     seed: data.seed,
                 },

@@ -79,7 +79,11 @@ fn bench(c: &mut Criterion) {
                             // Spread over the last 90 days.
                             time_ms: now - i64::try_from(n % 90).unwrap() * 86_400_000,
                         };
-                        engine.clicks.track_event(&tenant, input).await.unwrap();
+                        engine
+                            .clicks
+                            .track_event(&tenant, &ClickRuleSettings::default(), input)
+                            .await
+                            .unwrap();
                         n += writers;
                     }
                 })
@@ -87,17 +91,6 @@ fn bench(c: &mut Criterion) {
             .collect();
         for task in tasks {
             task.await.unwrap();
-        }
-        for visitor in 0..2_000 {
-            let _ = engine
-                .clicks
-                .decide(
-                    &tenant,
-                    &ClickRuleSettings::default(),
-                    &VisitorId::parse(&format!("vis_{visitor}")).unwrap(),
-                    now,
-                )
-                .await;
         }
     });
     println!(

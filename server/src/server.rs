@@ -64,6 +64,9 @@ pub enum ServeError {
     /// The TLS certificate, key or client CA could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Data a migration left for the engine could not be rebuilt.
+    #[error("rebuilding after the data dir's migration failed: {0}")]
+    Rebuild(crate::engine::EngineError),
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -124,7 +127,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let _list_reloader = intel.spawn_list_reloader(intel_settings.ip_lists_reload);
     let webhooks = Arc::new(Webhooks::new(shared_store.clone(), config.webhooks()));
     let _dispatcher = webhooks.spawn_dispatcher();
-    let engine = Arc::new(Engine::new(shared_store, intel, webhooks));
+    let engine = Arc::new(Engine::new(shared_store.clone(), intel, webhooks));
+    rebuild_after_migration(shared_store.as_ref(), &tenancy, &engine).await?;
     let _retention = spawn_retention(tenancy.clone(), engine.clone());
     let _verify_sweep = spawn_verify_sweep(engine.clone());
 
@@ -305,6 +309,39 @@ pub const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_se
 
 /// How long after start-up retention first runs.
 pub const RETENTION_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Rebuilds what a migration left for the engine (see [`crate::store::migrate::Rebuild`]),
+/// before the server serves; marked done only once complete, so a crash runs it again.
+async fn rebuild_after_migration(
+    store: &dyn Store,
+    tenancy: &Tenancy,
+    engine: &Engine,
+) -> Result<(), ServeError> {
+    use crate::store::migrate::{Rebuild, pending, rebuilt};
+    if !pending(store, Rebuild::ClickDecisions).await? {
+        return Ok(());
+    }
+    let mut after: Option<crate::tenancy::TenantId> = None;
+    let mut decided = 0;
+    loop {
+        let page = tenancy.list_tenants(after.as_ref(), 100).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for tenant in &page {
+            decided += engine
+                .clicks
+                .decide_undecided(&tenant.id, &tenant.settings.click_rules)
+                .await
+                .map_err(ServeError::Rebuild)?;
+        }
+    }
+    rebuilt(store, Rebuild::ClickDecisions).await?;
+    tracing::info!(
+        visitors = decided,
+        "click visitors decided from their events"
+    );
+    Ok(())
+}
 
 /// Removes click events older than each tenant's retention, hourly, off the request path.
 fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHandle<()> {

@@ -352,6 +352,80 @@ async fn each_rule_fires_on_the_sequence_that_should_fire_it() {
 }
 
 #[tokio::test]
+async fn visitors_are_decided_when_their_events_arrive() {
+    let f = fixture().await;
+    // A click bot nobody asks about: TrackEvent decides, so it is on the blocklist at once.
+    let start = now_ms() - 60_000;
+    for k in 0..8 {
+        let mut click = event(
+            pb::ClickEventType::Click,
+            "vis_unasked",
+            AWS_IP,
+            start + k * 2_000,
+        );
+        click.data.as_mut().unwrap().time_on_page_ms = Some(0);
+        f.track(click).await;
+    }
+    let blocklist = DecisionServiceClient::new(f.server.channel().await)
+        .get_blocklist(api_key(
+            pb::GetBlocklistRequest {
+                format: pb::BlocklistFormat::Json.into(),
+                days: 0,
+                include_suspicious: false,
+            },
+            &f.tenant.secret_key,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(blocklist.total, 1, "{blocklist:?}");
+    assert_eq!(blocklist.entries[0].ip, AWS_IP);
+    let stats = DecisionServiceClient::new(f.server.channel().await)
+        .get_stats(api_key(
+            pb::GetStatsRequest {
+                range: pb::StatsRange::Today.into(),
+                as_of_ms: None,
+            },
+            &f.tenant.secret_key,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (stats.total_decisions, stats.fraud_count),
+        (1, 1),
+        "{stats:?}"
+    );
+
+    // GetDecision reads what TrackEvent decided; asking twice changes nothing.
+    let first = f.decide("vis_unasked").await;
+    let again = f.decide("vis_unasked").await;
+    assert_eq!(first, again);
+    assert_eq!(first.label, pb::DecisionLabel::Fraud as i32);
+
+    // A click id shared later counts for the visitor who had it first, too.
+    let mut first_view = event(
+        pb::ClickEventType::PageView,
+        "vis_first",
+        "192.0.2.71",
+        now_ms() - 5_000,
+    );
+    first_view.gclid = "Cj0KCQ-later".into();
+    f.track(first_view.clone()).await;
+    assert!(f.decide("vis_first").await.reasons.is_empty());
+    let mut later = first_view;
+    later.visitor_id = "vis_later".into();
+    later.ip = "192.0.2.72".into();
+    f.track(later).await;
+    only(
+        &f.decide("vis_first").await,
+        "gclid_reuse",
+        30,
+        "Click id seen from 2 visitors or IPs",
+    );
+}
+
+#[tokio::test]
 async fn labels_change_at_39_40_69_and_70() {
     use pb::{DecisionAction as Act, DecisionLabel as L};
     let f = fixture().await;

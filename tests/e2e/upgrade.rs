@@ -424,7 +424,36 @@ async fn a_data_dir_from_the_previous_release_opens_and_answers_the_same() {
         for (got, expected) in got.iter().zip(&expected) {
             assert_eq!(got, expected, "{start} start answers differently");
         }
+        // That release decided visitors only when asked, and nobody asked: the migration
+        // decides them from their events, so they are answered (and on the blocklist when bad).
+        let mut decisions = DecisionServiceClient::new(server.channel().await);
+        for visitor in ["vis_0", "vis_1"] {
+            let decision = decisions
+                .get_decision(api_key(
+                    pb::GetDecisionRequest {
+                        visitor_id: visitor.into(),
+                    },
+                    key,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(decision.visitor_id, visitor);
+            assert_eq!(decision.ip, "203.0.113.7", "{start} start: {decision:?}");
+            assert!(
+                decision
+                    .reasons
+                    .iter()
+                    .any(|reason| reason.rule == "click_without_page_view"),
+                "{start} start: three clicks without a page view: {decision:?}"
+            );
+        }
         assert!(server.terminate().await.success(), "{}", server.log());
+        let decided = server
+            .log()
+            .matches("click visitors decided from their events")
+            .count();
+        assert_eq!(decided, 1, "{start} start: decided once: {}", server.log());
         let migrated = server
             .log()
             .matches("migrated to this build's format")

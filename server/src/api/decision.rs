@@ -243,7 +243,7 @@ impl DecisionService for DecisionApi {
         request: Request<pb::TrackEventRequest>,
     ) -> Result<Response<pb::TrackEventResponse>, Status> {
         let (tenant, kind) = Caller::of(&request)?.tenant_and_kind()?;
-        let tenant_id = tenant.id.clone();
+        let tenant = tenant.clone();
         let peer = request
             .extensions()
             .get::<crate::edge::ClientAddr>()
@@ -251,7 +251,11 @@ impl DecisionService for DecisionApi {
         let request = request.into_inner();
         let outcome = async {
             let input = track_input(&request, kind, peer, now_ms())?;
-            let (event_id, visitor_id) = self.engine.clicks.track_event(&tenant_id, input).await?;
+            let (event_id, visitor_id) = self
+                .engine
+                .clicks
+                .track_event(&tenant.id, &tenant.settings.click_rules, input)
+                .await?;
             Ok(pb::TrackEventResponse {
                 success: true,
                 event_id,
@@ -280,12 +284,7 @@ impl DecisionService for DecisionApi {
             let decision = self
                 .engine
                 .clicks
-                .decide(
-                    &tenant.id,
-                    &tenant.settings.click_rules,
-                    &visitor_id,
-                    now_ms(),
-                )
+                .decision(&tenant.id, &tenant.settings.click_rules, &visitor_id)
                 .await?;
             Ok((
                 decision_to_pb(&decision),

@@ -4,14 +4,54 @@
 //! it gets the current version) or was written by a release before versions were recorded
 //! (format 1). Each step is safe to run again, and the version is written only after its step,
 //! so a crash during a migration repeats the step at the next start.
+//!
+//! Some steps rebuild data that only the engine can derive (decisions need the rules and the
+//! intelligence data, which load after the store opens). Such a step records a [`Rebuild`] as
+//! pending; the server runs it once the engine is up and before it serves, and marks it done
+//! only then, so a crash in between runs it again.
 
 use super::{Keyspace, Store, StoreError, WriteBatch, repositories::EventLog};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u64 = 2;
+pub const FORMAT_VERSION: u64 = 3;
 
 /// Where the format version is kept in [`Keyspace::Meta`].
 const VERSION_KEY: &[u8] = b"format_version";
+
+/// Derived data that a migration left for the engine to rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuild {
+    /// Click decisions: format 3 decides visitors when their events arrive, and keeps every
+    /// rule that fired; visitors of older data dirs are decided again from their events.
+    ClickDecisions,
+}
+
+impl Rebuild {
+    fn key(self) -> &'static [u8] {
+        match self {
+            Rebuild::ClickDecisions => b"rebuild/click_decisions",
+        }
+    }
+}
+
+/// True when `what` waits to be rebuilt.
+pub async fn pending(store: &dyn Store, what: Rebuild) -> Result<bool, StoreError> {
+    Ok(store.get(Keyspace::Meta, what.key()).await?.is_some())
+}
+
+/// Marks `what` rebuilt, durably.
+pub async fn rebuilt(store: &dyn Store, what: Rebuild) -> Result<(), StoreError> {
+    let mut batch = WriteBatch::new();
+    batch.delete(Keyspace::Meta, what.key());
+    store.apply(batch).await?;
+    store.durable().await
+}
+
+async fn ask_rebuild(store: &dyn Store, what: Rebuild) -> Result<(), StoreError> {
+    let mut batch = WriteBatch::new();
+    batch.put(Keyspace::Meta, what.key(), vec![1]);
+    store.apply(batch).await
+}
 
 /// What went wrong bringing a data dir up to date.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +112,10 @@ pub async fn migrate(store: &dyn Store) -> Result<Migration, MigrateError> {
                 "migration to format 2: indexed the identity events"
             );
         }
+        if version == 2 {
+            ask_rebuild(store, Rebuild::ClickDecisions).await?;
+            tracing::info!("migration to format 3: click visitors will be decided again");
+        }
         version += 1;
         record(store, version).await?;
     }
@@ -124,5 +168,30 @@ mod tests {
         let migrated = migrate(store.as_ref()).await.unwrap();
         assert_eq!((migrated.from, migrated.to), (1, FORMAT_VERSION));
         assert_eq!(found_version(store.as_ref()).await.unwrap(), FORMAT_VERSION);
+        assert!(
+            pending(store.as_ref(), Rebuild::ClickDecisions)
+                .await
+                .unwrap()
+        );
+        rebuilt(store.as_ref(), Rebuild::ClickDecisions)
+            .await
+            .unwrap();
+        assert!(
+            !pending(store.as_ref(), Rebuild::ClickDecisions)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_store_has_nothing_to_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        migrate(store.as_ref()).await.unwrap();
+        assert!(
+            !pending(store.as_ref(), Rebuild::ClickDecisions)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -1,7 +1,15 @@
 //! The click-fraud face of the engine: events in; decisions with reasons, a blocklist and
 //! statistics out.
 //!
-//! Statistics come from per-day counters kept as events and decisions arrive, never from scanning
+//! A visitor is decided when its events arrive: `track_event` runs the rules over the visitor's
+//! latest events and records the decision, the blocklist and the day counters in the event's own
+//! batch, so the blocklist holds every visitor decided FRAUD and `decision` only reads. What is
+//! kept is every rule that fired, without points; the tenant's weights are applied when the
+//! decision is read, so a change of weights shows at once. A change of thresholds shows from
+//! the visitor's next event. When a click id gains a sharer past the tenant's threshold, the
+//! visitors already sharing it are decided again, since their `gclid_reuse` changed.
+//!
+//! Statistics come from per-day counters kept as decisions are made, never from scanning
 //! events. A decision counts once per visitor and day (the day of the visitor's latest event, so
 //! imported events land on their own day); a later decision the same day moves the count.
 
@@ -18,8 +26,8 @@ use crate::{
     engine::{EngineError, VisitorId},
     intel::Intel,
     store::{
-        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
-        tenant_prefix,
+        Store, StoreError, WriteBatch,
+        repositories::{ClickDecisions, ClickEvents, ClickIds},
     },
     tenancy::{ClickRuleSettings, TenantId},
     time::{day_label, day_number},
@@ -28,7 +36,7 @@ use crate::{
 use self::{
     blocklist::BlockedIp,
     records::*,
-    rules::{Reason, VisitorHistory, evaluate},
+    rules::{Fired, Reason, VisitorHistory, fire, rule_named, weigh},
 };
 
 /// How many of a visitor's latest events a decision looks at.
@@ -126,40 +134,11 @@ pub struct RangeStats {
 /// Click events, decisions, blocklist and stats over the store.
 pub struct ClickEngine {
     store: Arc<dyn Store>,
+    events: ClickEvents,
+    click_ids: ClickIds,
+    decisions: ClickDecisions,
     intel: Arc<Intel>,
     locks: Stripes,
-}
-
-fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
-    tenant_key(tenant.as_str(), rest.as_bytes())
-}
-
-fn day_key(tenant: &TenantId, day: i64) -> Vec<u8> {
-    let mut key = tenant_prefix(tenant.as_str());
-    key.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
-    key
-}
-
-fn counter_key(tenant: &TenantId, day: i64, name: &str) -> Vec<u8> {
-    let mut key = day_key(tenant, day);
-    key.push(b'/');
-    key.extend_from_slice(name.as_bytes());
-    key
-}
-
-fn time_key(tenant: &TenantId, time_ms: i64, event_id: &str) -> Vec<u8> {
-    let mut key = tenant_prefix(tenant.as_str());
-    key.extend_from_slice(&u64::try_from(time_ms).unwrap_or_default().to_be_bytes());
-    key.extend_from_slice(event_id.as_bytes());
-    key
-}
-
-fn event_key(tenant: &TenantId, visitor_id: &str, time_ms: i64, event_id: &str) -> Vec<u8> {
-    let mut key = tenant_key(tenant.as_str(), visitor_id.as_bytes());
-    key.push(b'/');
-    key.extend_from_slice(&u64::try_from(time_ms).unwrap_or_default().to_be_bytes());
-    key.extend_from_slice(event_id.as_bytes());
-    key
 }
 
 fn random_id(prefix: &str) -> String {
@@ -168,32 +147,75 @@ fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
+/// The score, label and action of weighed reasons.
+fn verdict(reasons: &[Reason]) -> (i32, Label, Action) {
+    let score = reasons
+        .iter()
+        .map(|reason| reason.score)
+        .sum::<i32>()
+        .clamp(0, 100);
+    let label = Label::of(score);
+    let action = match label {
+        Label::Clean => Action::Allow,
+        Label::Suspicious => Action::Challenge,
+        Label::Fraud => Action::Block,
+    };
+    (score, label, action)
+}
+
+/// The decision a record holds, under the weights in `settings`.
+fn decision_of(
+    visitor_id: &str,
+    record: &DecisionRecord,
+    settings: &ClickRuleSettings,
+) -> ClickDecision {
+    let fired: Vec<Fired> = record
+        .fired
+        .iter()
+        .filter_map(|kept| {
+            Some(Fired {
+                rule: rule_named(&kept.rule)?,
+                details: kept.details.clone(),
+            })
+        })
+        .collect();
+    let reasons = weigh(&fired, settings);
+    let (score, label, action) = verdict(&reasons);
+    ClickDecision {
+        visitor_id: visitor_id.to_string(),
+        score,
+        label,
+        action,
+        reasons,
+        ip: record.ip.clone(),
+        decided_ms: record.decided_ms,
+    }
+}
+
+/// A click id's name and value, as the lock and the repository know it.
+fn click_id_lock(name: &str, value: &str) -> String {
+    format!("{name}:{value}")
+}
+
 impl ClickEngine {
     /// The engine over `store` and `intel`.
     pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>) -> Self {
         Self {
+            events: ClickEvents::new(store.clone()),
+            click_ids: ClickIds::new(store.clone()),
+            decisions: ClickDecisions::new(store.clone()),
             store,
             intel,
             locks: Stripes::new(),
         }
     }
 
-    async fn read<T: serde::de::DeserializeOwned>(
-        &self,
-        space: Keyspace,
-        key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
-        self.store
-            .get(space, key)
-            .await?
-            .map(|bytes| decode(space, &bytes))
-            .transpose()
-    }
-
-    /// Records one event, durably; returns its id and the visitor id (assigned when absent).
+    /// Records one event and decides on its visitor, durably; returns the event id and the
+    /// visitor id (assigned when absent).
     pub async fn track_event(
         &self,
         tenant: &TenantId,
+        settings: &ClickRuleSettings,
         input: TrackInput,
     ) -> Result<(String, VisitorId), EngineError> {
         let visitor = input.visitor_id.clone().unwrap_or_else(VisitorId::generate);
@@ -202,16 +224,18 @@ impl ClickEngine {
         let ip = input
             .ip
             .map(|ip| crate::intel::ip_lists::canonical(ip).to_string());
-        let day = day_number(input.time_ms);
-        let click_id_keys: Vec<String> = input
+        let click_id_locks: Vec<String> = input
             .click_ids
             .iter()
-            .map(|(name, value)| format!("{name}:{value}"))
+            .map(|(name, value)| click_id_lock(name, value))
             .collect();
-        let ip_key = ip.clone().map(|ip| format!("ip:{ip}"));
-        // The day counters need no lock: the batch adds to them atomically.
-        let mut lock_keys: Vec<&str> = click_id_keys.iter().map(String::as_str).collect();
-        lock_keys.extend(ip_key.as_deref());
+        // The visitor's decision, the shared click facts and the IP's blocklist entry are read
+        // and written here; the day counters need no lock (the batch adds to them atomically).
+        let visitor_lock = format!("visitor:{visitor_id}");
+        let ip_lock = ip.as_ref().map(|ip| format!("ip:{ip}"));
+        let mut lock_keys: Vec<&str> = click_id_locks.iter().map(String::as_str).collect();
+        lock_keys.push(&visitor_lock);
+        lock_keys.extend(ip_lock.as_deref());
         let guards = self.locks.lock_many(tenant, &lock_keys).await;
 
         let event = ClickEvent {
@@ -232,19 +256,11 @@ impl ClickEngine {
             time_ms: input.time_ms,
         };
         let mut batch = WriteBatch::new();
-        let stored_at = event_key(tenant, &visitor_id, event.time_ms, &event_id);
-        batch.put(
-            Keyspace::ClickEventTimes,
-            time_key(tenant, event.time_ms, &event_id),
-            stored_at.clone(),
-        );
-        batch.put(Keyspace::ClickEvents, stored_at, encode(&event)?);
-        for click_id in &click_id_keys {
-            let id_key = key(tenant, click_id);
-            let mut record: ClickIdRecord = self
-                .read(Keyspace::ClickIds, &id_key)
-                .await?
-                .unwrap_or_default();
+        ClickEvents::put(&mut batch, tenant, &event)?;
+        let mut shared = SharedFacts::default();
+        let mut newly_shared = Vec::new();
+        for (name, value) in &event.click_ids {
+            let mut record = self.click_ids.sharers(tenant, name, value).await?;
             let mut changed = false;
             if record.visitors.len() < MAX_SHARERS && !record.visitors.contains(&visitor_id) {
                 record.visitors.push(visitor_id.clone());
@@ -257,64 +273,118 @@ impl ClickEngine {
                 }
             }
             if changed {
-                batch.put(Keyspace::ClickIds, id_key, encode(&record)?);
+                ClickIds::put_sharers(&mut batch, tenant, name, value, &record)?;
+                let sharers = record.visitors.len().max(record.ips.len());
+                let threshold =
+                    usize::try_from(settings.gclid_reuse_threshold).unwrap_or(usize::MAX);
+                if sharers > threshold {
+                    newly_shared.extend(
+                        record
+                            .visitors
+                            .iter()
+                            .filter(|other| **other != visitor_id)
+                            .cloned(),
+                    );
+                }
             }
+            shared
+                .click_ids
+                .insert((name.clone(), value.clone()), record);
         }
         if let (Some(ip), ClickKind::Click) = (&ip, event.kind) {
-            let ip_key = key(tenant, ip);
-            let mut record: IpClicks = self
-                .read(Keyspace::IpClicks, &ip_key)
-                .await?
-                .unwrap_or_default();
+            let mut record = self.click_ids.from_ip(tenant, ip).await?;
             record
                 .clicks
                 .push((event.time_ms, event.ad_key().to_string()));
             record.clicks.sort_by_key(|(time, _)| *time);
             let excess = record.clicks.len().saturating_sub(MAX_IP_CLICKS);
             record.clicks.drain(..excess);
-            batch.put(Keyspace::IpClicks, ip_key, encode(&record)?);
+            ClickIds::put_from_ip(&mut batch, tenant, ip, &record)?;
+            shared.ip_clicks = Some((ip.clone(), record));
         }
-        batch.add(Keyspace::ClickStats, counter_key(tenant, day, "events"), 1);
+        ClickDecisions::count(&mut batch, tenant, day_number(event.time_ms), "events", 1);
+
+        let mut events = self
+            .events
+            .latest(tenant, &visitor_id, MAX_EVENTS_PER_DECISION - 1)
+            .await?;
+        // Keys order a visitor's events by time: an imported older event goes where it belongs.
+        let at = events.partition_point(|earlier| earlier.time_ms <= event.time_ms);
+        events.insert(at, event);
+        self.decide_into(&mut batch, tenant, settings, &visitor_id, &events, &shared)
+            .await?;
         self.store.apply(batch).await?;
         drop(guards);
         self.store.durable().await?;
+
+        newly_shared.sort();
+        newly_shared.dedup();
+        for other in newly_shared {
+            self.decide_again(tenant, settings, &other).await?;
+        }
         Ok((event_id, visitor))
     }
 
-    /// A visitor's latest events, oldest first.
-    async fn visitor_events(
-        &self,
-        tenant: &TenantId,
-        visitor_id: &str,
-    ) -> Result<Vec<ClickEvent>, StoreError> {
-        let mut prefix = tenant_key(tenant.as_str(), visitor_id.as_bytes());
-        prefix.push(b'/');
-        self.store
-            .scan_prefix_last(Keyspace::ClickEvents, &prefix, MAX_EVENTS_PER_DECISION)
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::ClickEvents, &bytes))
-            .collect()
-    }
-
-    /// Decides on a visitor, and keeps the stats and the blocklist up to date.
-    pub async fn decide(
+    /// Decides on a visitor from its stored events and records the decision (for visitors whose
+    /// shared facts changed, and for data dirs of releases that decided only when asked).
+    pub async fn decide_again(
         &self,
         tenant: &TenantId,
         settings: &ClickRuleSettings,
-        visitor: &VisitorId,
-        now_ms: i64,
-    ) -> Result<ClickDecision, EngineError> {
-        let visitor_id = visitor.as_str();
-        let events = self.visitor_events(tenant, visitor_id).await?;
-        let Some(latest) = events.last() else {
-            return Err(EngineError::VisitorUnknown(visitor_id.to_string()));
+        visitor_id: &str,
+    ) -> Result<(), EngineError> {
+        let visitor_lock = format!("visitor:{visitor_id}");
+        let _guard = self.locks.lock(tenant, &visitor_lock).await;
+        let events = self
+            .events
+            .latest(tenant, visitor_id, MAX_EVENTS_PER_DECISION)
+            .await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let latest_ip = latest_ip(&events).map(|ip| ip.to_string());
+        let ip_lock = latest_ip.as_ref().map(|ip| format!("ip:{ip}"));
+        let _ip_guard = match &ip_lock {
+            Some(lock) => Some(self.locks.lock(tenant, lock).await),
+            None => None,
         };
-        // enrich
-        let latest_ip = events
+        let mut batch = WriteBatch::new();
+        self.decide_into(
+            &mut batch,
+            tenant,
+            settings,
+            visitor_id,
+            &events,
+            &SharedFacts::default(),
+        )
+        .await?;
+        self.store.apply(batch).await?;
+        // Derived data, made again by the visitor's next event: no need to wait for the disk.
+        Ok(())
+    }
+
+    /// Runs the rules over a visitor's events (oldest first) and adds the decision, its day
+    /// counters and the blocklist entry to `batch`. `shared` holds the shared click facts this
+    /// batch changes, which the store does not have yet.
+    async fn decide_into(
+        &self,
+        batch: &mut WriteBatch,
+        tenant: &TenantId,
+        settings: &ClickRuleSettings,
+        visitor_id: &str,
+        events: &[ClickEvent],
+        shared: &SharedFacts,
+    ) -> Result<(), StoreError> {
+        let Some(latest) = events.last() else {
+            return Ok(());
+        };
+        let latest_time = events
             .iter()
-            .rev()
-            .find_map(|event| event.ip.parse::<IpAddr>().ok());
+            .map(|event| event.time_ms)
+            .max()
+            .unwrap_or(latest.time_ms);
+        // enrich
+        let latest_ip = latest_ip(events);
         let ip_facts = match latest_ip {
             Some(ip) => Some(self.intel.ip_facts(ip, false).await),
             None => None,
@@ -326,26 +396,27 @@ impl ClickEngine {
             .find(|ua| !ua.is_empty());
         let ua_facts = user_agent.map(|ua| self.intel.user_agents.classify(ua));
         let mut click_id_sharers = 0;
-        for event in &events {
+        let mut seen = std::collections::BTreeSet::new();
+        for event in events {
             for (name, value) in &event.click_ids {
-                if let Some(record) = self
-                    .read::<ClickIdRecord>(
-                        Keyspace::ClickIds,
-                        &key(tenant, &format!("{name}:{value}")),
-                    )
-                    .await?
-                {
-                    click_id_sharers =
-                        click_id_sharers.max(record.visitors.len().max(record.ips.len()));
+                if !seen.insert((name.as_str(), value.as_str())) {
+                    continue;
                 }
+                let record = match shared.click_ids.get(&(name.clone(), value.clone())) {
+                    Some(record) => record.clone(),
+                    None => self.click_ids.sharers(tenant, name, value).await?,
+                };
+                click_id_sharers =
+                    click_id_sharers.max(record.visitors.len().max(record.ips.len()));
             }
         }
         let ip_repeat_clicks = match &latest_ip {
             Some(ip) => {
-                let record: IpClicks = self
-                    .read(Keyspace::IpClicks, &key(tenant, &ip.to_string()))
-                    .await?
-                    .unwrap_or_default();
+                let ip = ip.to_string();
+                let record = match &shared.ip_clicks {
+                    Some((changed, record)) if *changed == ip => record.clone(),
+                    _ => self.click_ids.from_ip(tenant, &ip).await?,
+                };
                 let since = latest.time_ms - 86_400_000;
                 let mut per_ad: BTreeMap<&str, usize> = BTreeMap::new();
                 for (time, ad) in &record.clicks {
@@ -358,146 +429,125 @@ impl ClickEngine {
             None => 0,
         };
         // rules
-        let reasons = evaluate(&VisitorHistory {
-            events: &events,
+        let fired = fire(&VisitorHistory {
+            events,
             ip: ip_facts.as_ref(),
             ua: ua_facts.as_ref(),
             click_id_sharers,
             ip_repeat_clicks,
             settings,
         });
-        let score = reasons
-            .iter()
-            .map(|reason| reason.score)
-            .sum::<i32>()
-            .clamp(0, 100);
-        let label = Label::of(score);
-        let decision = ClickDecision {
-            visitor_id: visitor_id.to_string(),
-            score,
-            label,
-            action: match label {
-                Label::Clean => Action::Allow,
-                Label::Suspicious => Action::Challenge,
-                Label::Fraud => Action::Block,
-            },
-            reasons,
-            ip: latest_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            decided_ms: now_ms,
-        };
-        // record
-        self.record_decision(tenant, &decision, latest.time_ms)
-            .await?;
-        Ok(decision)
-    }
-
-    async fn record_decision(
-        &self,
-        tenant: &TenantId,
-        decision: &ClickDecision,
-        last_event_ms: i64,
-    ) -> Result<(), StoreError> {
-        let day = day_number(last_event_ms);
-        // The day counters need no lock: the batch adds to them atomically.
-        let visitor_lock = format!("visitor:{}", decision.visitor_id);
-        let ip_lock = format!("ip:{}", decision.ip);
-        let guards = self
-            .locks
-            .lock_many(tenant, &[&visitor_lock, &ip_lock])
-            .await;
-        let mut batch = WriteBatch::new();
-        let decision_key = key(tenant, &decision.visitor_id);
-        let previous: Option<DecisionRecord> =
-            self.read(Keyspace::ClickDecisions, &decision_key).await?;
+        let reasons = weigh(&fired, settings);
+        let (score, label, _) = verdict(&reasons);
         let record = DecisionRecord {
-            day: u32::try_from(day).unwrap_or_default(),
-            label: decision.label,
-            rules: decision
-                .reasons
+            day: u32::try_from(day_number(latest_time)).unwrap_or_default(),
+            label,
+            rules: reasons
                 .iter()
                 .map(|reason| reason.rule.to_string())
                 .collect(),
+            fired: fired
+                .iter()
+                .map(|fired| FiredRule {
+                    rule: fired.rule.to_string(),
+                    details: fired.details.clone(),
+                })
+                .collect(),
+            ip: latest_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            decided_ms: crate::time::now_ms(),
         };
-        match &previous {
-            // Asked again and nothing changed: the counters and the record already say this, so
-            // a repeated GetDecision stays a read.
-            Some(previous) if *previous == record => {}
+        // record
+        let day = i64::from(record.day);
+        match self.decisions.get(tenant, visitor_id).await? {
+            // Counted today already, with the same label and rules: nothing to move.
+            Some(previous)
+                if previous.day == record.day
+                    && previous.label == record.label
+                    && previous.rules == record.rules => {}
             Some(previous) if previous.day == record.day => {
                 // Already counted today: move the count to the new label and rules.
-                self.count_decision(&mut batch, tenant, day, previous, -1);
-                self.count_decision(&mut batch, tenant, day, &record, 1);
-                batch.put(Keyspace::ClickDecisions, decision_key, encode(&record)?);
+                count_decision(batch, tenant, day, &previous, -1);
+                count_decision(batch, tenant, day, &record, 1);
             }
             _ => {
-                batch.add(
-                    Keyspace::ClickStats,
-                    counter_key(tenant, day, "decisions"),
-                    1,
-                );
-                self.count_decision(&mut batch, tenant, day, &record, 1);
-                batch.put(Keyspace::ClickDecisions, decision_key, encode(&record)?);
+                ClickDecisions::count(batch, tenant, day, "decisions", 1);
+                count_decision(batch, tenant, day, &record, 1);
             }
         }
-        if decision.label != Label::Clean && !decision.ip.is_empty() {
-            let block_key = key(tenant, &decision.ip);
-            let existing: Option<BlocklistRecord> =
-                self.read(Keyspace::ClickBlocklist, &block_key).await?;
-            let reason = decision
-                .reasons
+        ClickDecisions::put(batch, tenant, visitor_id, &record)?;
+        if record.label != Label::Clean && !record.ip.is_empty() {
+            let existing = self.decisions.blocked(tenant, &record.ip).await?;
+            let reason = reasons
                 .iter()
                 .map(|reason| reason.details.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let record = match existing.clone() {
-                Some(mut record) => {
-                    record.last_seen_ms = record.last_seen_ms.max(last_event_ms);
-                    if decision.score >= record.score {
-                        record.score = decision.score;
-                        record.label = decision.label;
-                        record.reason = reason;
+            let entry = match existing.clone() {
+                Some(mut entry) => {
+                    entry.last_seen_ms = entry.last_seen_ms.max(latest_time);
+                    if score >= entry.score {
+                        entry.score = score;
+                        entry.label = record.label;
+                        entry.reason = reason;
                     }
-                    record
+                    entry
                 }
                 None => BlocklistRecord {
-                    ip: decision.ip.clone(),
-                    score: decision.score,
-                    label: decision.label,
-                    last_seen_ms: last_event_ms,
+                    ip: record.ip.clone(),
+                    score,
+                    label: record.label,
+                    last_seen_ms: latest_time,
                     reason,
                 },
             };
             // Nothing new to say about this IP: no write.
-            if existing.as_ref() != Some(&record) {
-                batch.put(Keyspace::ClickBlocklist, block_key, encode(&record)?);
+            if existing.as_ref() != Some(&entry) {
+                ClickDecisions::put_blocked(batch, tenant, &entry)?;
             }
         }
-        self.store.apply(batch).await?;
-        drop(guards);
-        // Derived data, recomputed by the next decision: no need to wait for the disk.
         Ok(())
     }
 
-    /// Adds `sign` to the counters of `record`'s label and rules on `day`.
-    fn count_decision(
+    /// The latest decision about a visitor, under the tenant's weights now. A read: decisions
+    /// are made when events arrive.
+    pub async fn decision(
         &self,
-        batch: &mut WriteBatch,
         tenant: &TenantId,
-        day: i64,
-        record: &DecisionRecord,
-        sign: i64,
-    ) {
-        batch.add(
-            Keyspace::ClickStats,
-            counter_key(tenant, day, record.label.name()),
-            sign,
-        );
-        for rule in &record.rules {
-            batch.add(
-                Keyspace::ClickStats,
-                counter_key(tenant, day, &format!("rule:{rule}")),
-                sign,
-            );
+        settings: &ClickRuleSettings,
+        visitor: &VisitorId,
+    ) -> Result<ClickDecision, EngineError> {
+        let record = self
+            .decisions
+            .get(tenant, visitor.as_str())
+            .await?
+            .ok_or_else(|| EngineError::VisitorUnknown(visitor.to_string()))?;
+        Ok(decision_of(visitor.as_str(), &record, settings))
+    }
+
+    /// Decides every visitor whose decision is missing or was made by a release that decided
+    /// only when asked; returns how many. Run once when a data dir of such a release is
+    /// migrated.
+    pub async fn decide_undecided(
+        &self,
+        tenant: &TenantId,
+        settings: &ClickRuleSettings,
+    ) -> Result<usize, EngineError> {
+        let mut decided = 0;
+        let mut after: Option<String> = None;
+        while let Some(visitor_id) = self.events.next_visitor(tenant, after.as_deref()).await? {
+            let current = self
+                .decisions
+                .get(tenant, &visitor_id)
+                .await?
+                .is_some_and(|record| record.decided_ms != 0);
+            if !current {
+                self.decide_again(tenant, settings, &visitor_id).await?;
+                decided += 1;
+            }
+            after = Some(visitor_id);
         }
+        self.store.durable().await?;
+        Ok(decided)
     }
 
     /// The IPs to exclude: decided FRAUD (and SUSPICIOUS when asked) and seen within `days`.
@@ -510,17 +560,7 @@ impl ClickEngine {
     ) -> Result<Vec<BlockedIp>, StoreError> {
         let since = now_ms - days * 86_400_000;
         let mut entries = Vec::new();
-        for (_, bytes) in self
-            .store
-            .scan_prefix(
-                Keyspace::ClickBlocklist,
-                &tenant_prefix(tenant.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?
-        {
-            let record: BlocklistRecord = decode(Keyspace::ClickBlocklist, &bytes)?;
+        for record in self.decisions.blocklist(tenant).await? {
             let wanted = record.label == Label::Fraud
                 || (include_suspicious && record.label == Label::Suspicious);
             if !wanted || record.last_seen_ms < since {
@@ -548,41 +588,30 @@ impl ClickEngine {
         as_of_ms: i64,
     ) -> Result<RangeStats, StoreError> {
         let last = day_number(as_of_ms);
+        let first = last - days + 1;
         let mut stats = RangeStats::default();
         let mut rules: BTreeMap<String, i64> = BTreeMap::new();
-        let first = last - days + 1;
-        // One pass over the whole range: day keys sort by day within the tenant.
-        let counters = self
-            .store
-            .scan_range(
-                Keyspace::ClickStats,
-                &day_key(tenant, first),
-                &day_key(tenant, last + 1),
-                usize::MAX,
-            )
-            .await?;
-        let prefix_len = day_key(tenant, first).len();
-        let mut counters = counters.into_iter().peekable();
+        let mut counters = self
+            .decisions
+            .counters(tenant, first, last)
+            .await?
+            .into_iter()
+            .peekable();
         for day in first..=last {
-            let prefix = day_key(tenant, day);
             let mut figures = DayStats {
                 day: day_label(day),
                 ..DayStats::default()
             };
-            while let Some((counter, value)) =
-                counters.next_if(|(counter, _)| counter.starts_with(&prefix))
-            {
-                let name = String::from_utf8_lossy(&counter[prefix_len + 1..]).into_owned();
-                let value = decode_counter(&value);
-                match name.as_str() {
-                    "events" => figures.events = value,
-                    "decisions" => figures.decisions = value,
-                    "clean" => figures.clean = value,
-                    "suspicious" => figures.suspicious = value,
-                    "fraud" => figures.fraud = value,
+            while let Some(counter) = counters.next_if(|counter| counter.day == day) {
+                match counter.name.as_str() {
+                    "events" => figures.events = counter.value,
+                    "decisions" => figures.decisions = counter.value,
+                    "clean" => figures.clean = counter.value,
+                    "suspicious" => figures.suspicious = counter.value,
+                    "fraud" => figures.fraud = counter.value,
                     other => {
                         if let Some(rule) = other.strip_prefix("rule:") {
-                            *rules.entry(rule.to_string()).or_default() += value;
+                            *rules.entry(rule.to_string()).or_default() += counter.value;
                         }
                     }
                 }
@@ -607,40 +636,11 @@ impl ClickEngine {
         page_token: &str,
     ) -> Result<(Vec<ClickEvent>, String), EngineError> {
         let after = hex::decode(page_token).map_err(|_| EngineError::PageTokenInvalid)?;
-        // Per visitor, events sit under `tenant/visitor/`; for the tenant, the time index leads.
-        let (space, prefix) = match visitor_id {
-            Some(visitor) => {
-                let mut prefix = key(tenant, visitor.as_str());
-                prefix.push(b'/');
-                (Keyspace::ClickEvents, prefix)
-            }
-            None => (Keyspace::ClickEventTimes, tenant_prefix(tenant.as_str())),
-        };
-        let start_after = (!after.is_empty()).then(|| [prefix.as_slice(), &after].concat());
-        let entries = self
-            .store
-            .scan_prefix(space, &prefix, start_after.as_deref(), page_size + 1)
+        let page = self
+            .events
+            .page(tenant, visitor_id.map(VisitorId::as_str), &after, page_size)
             .await?;
-        let more = entries.len() > page_size;
-        let mut events = Vec::with_capacity(page_size.min(entries.len()));
-        let mut last_key = Vec::new();
-        for (entry_key, value) in entries.into_iter().take(page_size) {
-            let event = match space {
-                Keyspace::ClickEventTimes => self.read(Keyspace::ClickEvents, &value).await?,
-                _ => Some(decode(Keyspace::ClickEvents, &value)?),
-            };
-            // An index entry whose event retention just removed is skipped, not an error.
-            if let Some(event) = event {
-                events.push(event);
-            }
-            last_key = entry_key;
-        }
-        let next = if more {
-            hex::encode(&last_key[prefix.len()..])
-        } else {
-            String::new()
-        };
-        Ok((events, next))
+        Ok((page.events, page.next.map(hex::encode).unwrap_or_default()))
     }
 
     /// Removes events that happened before `before_ms`; returns how many.
@@ -649,28 +649,36 @@ impl ClickEngine {
         tenant: &TenantId,
         before_ms: i64,
     ) -> Result<usize, StoreError> {
-        let prefix = tenant_prefix(tenant.as_str());
-        let limit = time_key(tenant, before_ms, "");
-        let mut removed = 0;
-        loop {
-            let old: Vec<_> = self
-                .store
-                .scan_prefix(Keyspace::ClickEventTimes, &prefix, None, 1000)
-                .await?
-                .into_iter()
-                .take_while(|(time_key, _)| time_key.as_slice() < limit.as_slice())
-                .collect();
-            if old.is_empty() {
-                return Ok(removed);
-            }
-            let mut batch = WriteBatch::new();
-            for (time_key, event_key) in &old {
-                batch.delete(Keyspace::ClickEvents, event_key.clone());
-                batch.delete(Keyspace::ClickEventTimes, time_key.clone());
-            }
-            removed += old.len();
-            self.store.apply(batch).await?;
-        }
+        self.events.purge_before(tenant, before_ms).await
+    }
+}
+
+/// Shared click facts a batch is changing, which decisions in that batch must see.
+#[derive(Debug, Default)]
+struct SharedFacts {
+    click_ids: BTreeMap<(String, String), ClickIdRecord>,
+    ip_clicks: Option<(String, IpClicks)>,
+}
+
+/// The latest IP among a visitor's events (oldest first).
+fn latest_ip(events: &[ClickEvent]) -> Option<IpAddr> {
+    events
+        .iter()
+        .rev()
+        .find_map(|event| event.ip.parse::<IpAddr>().ok())
+}
+
+/// Adds `sign` to the counters of `record`'s label and rules on `day`.
+fn count_decision(
+    batch: &mut WriteBatch,
+    tenant: &TenantId,
+    day: i64,
+    record: &DecisionRecord,
+    sign: i64,
+) {
+    ClickDecisions::count(batch, tenant, day, record.label.name(), sign);
+    for rule in &record.rules {
+        ClickDecisions::count(batch, tenant, day, &format!("rule:{rule}"), sign);
     }
 }
 
@@ -706,6 +714,7 @@ mod tests {
         let engine = ClickEngine::new(store, intel);
         let tenant = TenantId::parse("tn_0123456789abcdef", "tenant").unwrap();
         let other = TenantId::parse("tn_fedcba9876543210", "tenant").unwrap();
+        let settings = ClickRuleSettings::default();
         let now = 1_800_000_000_000;
         let day = 86_400_000;
         for (visitor, age_days) in [
@@ -715,12 +724,12 @@ mod tests {
             ("vis_new", 0),
         ] {
             engine
-                .track_event(&tenant, input(visitor, now - age_days * day))
+                .track_event(&tenant, &settings, input(visitor, now - age_days * day))
                 .await
                 .unwrap();
         }
         engine
-            .track_event(&other, input("vis_old", now - 120 * day))
+            .track_event(&other, &settings, input("vis_old", now - 120 * day))
             .await
             .unwrap();
 
@@ -731,14 +740,16 @@ mod tests {
         assert_eq!(removed, 2);
         assert!(
             engine
-                .visitor_events(&tenant, "vis_old")
+                .events
+                .latest(&tenant, "vis_old", MAX_EVENTS_PER_DECISION)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert_eq!(
             engine
-                .visitor_events(&tenant, "vis_new")
+                .events
+                .latest(&tenant, "vis_new", MAX_EVENTS_PER_DECISION)
                 .await
                 .unwrap()
                 .len(),
@@ -747,7 +758,8 @@ mod tests {
         // Another tenant's events follow that tenant's retention, not this one's.
         assert_eq!(
             engine
-                .visitor_events(&other, "vis_old")
+                .events
+                .latest(&other, "vis_old", MAX_EVENTS_PER_DECISION)
                 .await
                 .unwrap()
                 .len(),

@@ -113,26 +113,36 @@ impl Label {
     }
 }
 
-/// A stored reason.
+/// A rule that fired, as kept: its name and evidence, without points (the weights in force
+/// when the decision is read apply).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredReason {
+pub struct FiredRule {
     /// Rule name.
     pub rule: String,
-    /// Points.
-    pub score: i32,
     /// Evidence.
     pub details: String,
 }
 
-/// The latest decision about a visitor, kept to count each visitor once per day in the stats.
+/// The latest decision about a visitor, made when its latest event arrived. It is what
+/// GetDecision reads, and it counts each visitor once per day in the stats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRecord {
-    /// `YYYYMMDD` of the visitor's latest event.
+    /// The day number of the visitor's latest event.
     pub day: u32,
-    /// The label.
+    /// The label under the weights in force when it was made.
     pub label: Label,
-    /// The rules that fired.
+    /// The rules that counted under those weights.
     pub rules: Vec<String>,
+    /// Every rule that fired, whatever its weight.
+    #[serde(default)]
+    pub fired: Vec<FiredRule>,
+    /// The visitor's latest IP.
+    #[serde(default)]
+    pub ip: String,
+    /// When it was made; 0 in records of releases that decided only when asked (those are
+    /// decided again when the data dir is migrated).
+    #[serde(default)]
+    pub decided_ms: i64,
 }
 
 /// An IP on the blocklist.

@@ -84,24 +84,53 @@ pub fn weight(settings: &ClickRuleSettings, rule: &str) -> i32 {
     })
 }
 
-/// Runs every rule; reasons with the most points first.
-pub fn evaluate(history: &VisitorHistory<'_>) -> Vec<Reason> {
-    let mut reasons: Vec<Reason> = RULES
+/// A rule that fired, before the tenant's weights are applied: what a decision keeps, so that
+/// reading it later applies the weights in force then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The stable rule name.
+    pub rule: &'static str,
+    /// Evidence.
+    pub details: String,
+}
+
+/// The rule of a stored name (`None` for a name this build does not know).
+pub fn rule_named(name: &str) -> Option<&'static str> {
+    RULES
         .iter()
-        .filter_map(|(rule, check)| {
-            let score = weight(history.settings, rule);
-            if score <= 0 {
-                return None;
-            }
-            check(history).map(|details| Reason {
-                rule,
+        .map(|(rule, _)| *rule)
+        .find(|rule| *rule == name)
+}
+
+/// Runs every rule, whatever its weight.
+pub fn fire(history: &VisitorHistory<'_>) -> Vec<Fired> {
+    RULES
+        .iter()
+        .filter_map(|(rule, check)| check(history).map(|details| Fired { rule, details }))
+        .collect()
+}
+
+/// The reasons of `fired` under the tenant's weights (rules weighted 0 or less drop out), most
+/// points first; ties keep the rules' order.
+pub fn weigh(fired: &[Fired], settings: &ClickRuleSettings) -> Vec<Reason> {
+    let mut reasons: Vec<Reason> = fired
+        .iter()
+        .filter_map(|fired| {
+            let score = weight(settings, fired.rule);
+            (score > 0).then(|| Reason {
+                rule: fired.rule,
                 score,
-                details,
+                details: fired.details.clone(),
             })
         })
         .collect();
     reasons.sort_by_key(|reason| std::cmp::Reverse(reason.score));
     reasons
+}
+
+/// Runs every rule under the tenant's weights; reasons with the most points first.
+pub fn evaluate(history: &VisitorHistory<'_>) -> Vec<Reason> {
+    weigh(&fire(history), history.settings)
 }
 
 fn clicks<'a>(history: &'a VisitorHistory<'_>) -> impl Iterator<Item = &'a ClickEvent> {

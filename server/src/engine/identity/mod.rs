@@ -16,9 +16,8 @@ use crate::{
     engine::{EngineError, locks::Stripes},
     intel::{Intel, IpFacts, ip_lists::ListKind},
     store::{
-        Keyspace, Store, StoreError, WriteBatch, decode, encode,
-        repositories::{EventFilter, EventLog},
-        tenant_key, tenant_prefix,
+        Store, StoreError, WriteBatch, encode,
+        repositories::{Approvals, Bans, EventFilter, EventLog, Identities, Signals},
     },
     tenancy::{IdentityRuleSettings, TenantId},
     time::now_ms,
@@ -34,8 +33,6 @@ use self::{
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3_600_000;
 /// How many user ids one identity links (more are refused by the index, not stored here).
 pub const MAX_USER_IDS: usize = 20;
-/// How many records retention reads and removes per write batch.
-const PURGE_PAGE: usize = 500;
 /// How many carriers one identity keeps.
 pub const MAX_CARRIERS: usize = 10;
 /// How long an approval stays answerable unless asked otherwise.
@@ -120,7 +117,11 @@ pub struct WebhookPayload<'a> {
 /// Identities, events, bans and approvals over the store.
 pub struct IdentityEngine {
     store: Arc<dyn Store>,
+    identities: Identities,
+    signals: Signals,
     events: EventLog,
+    bans: Bans,
+    approvals: Approvals,
     intel: Arc<Intel>,
     webhooks: Arc<Webhooks>,
     idempotency_locks: Stripes,
@@ -128,20 +129,15 @@ pub struct IdentityEngine {
     identity_locks: Stripes,
 }
 
-fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
-    tenant_key(tenant.as_str(), rest.as_bytes())
-}
-
-/// Approvals live under their identity: `tenant / identity id / approval id`.
-fn approval_key(tenant: &TenantId, identity_id: &str, approval_id: &str) -> Vec<u8> {
-    key(tenant, &format!("{identity_id}/{approval_id}"))
-}
-
 impl IdentityEngine {
     /// The engine over `store` and `intel`; events go out through `webhooks`.
     pub fn new(store: Arc<dyn Store>, intel: Arc<Intel>, webhooks: Arc<Webhooks>) -> Self {
         Self {
+            identities: Identities::new(store.clone()),
+            signals: Signals::new(store.clone()),
             events: EventLog::new(store.clone()),
+            bans: Bans::new(store.clone()),
+            approvals: Approvals::new(store.clone()),
             store,
             intel,
             webhooks,
@@ -149,18 +145,6 @@ impl IdentityEngine {
             user_locks: Stripes::new(),
             identity_locks: Stripes::new(),
         }
-    }
-
-    async fn read<T: serde::de::DeserializeOwned>(
-        &self,
-        space: Keyspace,
-        key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
-        self.store
-            .get(space, key)
-            .await?
-            .map(|bytes| decode(space, &bytes))
-            .transpose()
     }
 
     /// Handles one signal. Returns the answer and whether it is a replay of an earlier answer for
@@ -179,11 +163,7 @@ impl IdentityEngine {
                 .idempotency_locks
                 .lock(tenant, &input.idempotency_key)
                 .await;
-            let idempotency_key = key(tenant, &input.idempotency_key);
-            if let Some(stored) = self
-                .read::<IdempotencyRecord>(Keyspace::Idempotency, &idempotency_key)
-                .await?
-            {
+            if let Some(stored) = self.signals.answer(tenant, &input.idempotency_key).await? {
                 if stored.created_ms + IDEMPOTENCY_WINDOW_MS > started_ms {
                     if stored.request_hash != request_hash(&input) {
                         return Err(EngineError::IdempotencyKeyReused);
@@ -210,8 +190,9 @@ impl IdentityEngine {
             lock_keys.push(device_lock.as_str());
         }
         let identity_guard = self.identity_locks.lock_many(tenant, &lock_keys).await;
-        let before: IdentityRecord = self
-            .read(Keyspace::Identities, &key(tenant, &identity_id))
+        let before = self
+            .identities
+            .get(tenant, &identity_id)
             .await?
             .ok_or_else(|| EngineError::IdentityMissing(identity_id.clone()))?;
         let time_ms = input.time_ms.unwrap_or(started_ms);
@@ -232,15 +213,11 @@ impl IdentityEngine {
         let mut batch = WriteBatch::new();
         let (device_identities, first_use_of_device) = match &input.device {
             Some(device) if !device.device_id.is_empty() => {
-                let device_key = key(tenant, &device.device_id);
-                let mut record: DeviceRecord = self
-                    .read(Keyspace::Devices, &device_key)
-                    .await?
-                    .unwrap_or_default();
+                let mut record = self.identities.device(tenant, &device.device_id).await?;
                 let first_use = !record.identities.contains(&identity_id);
                 if first_use {
                     record.identities.push(identity_id.clone());
-                    batch.put(Keyspace::Devices, device_key, encode(&record)?);
+                    Identities::put_device(&mut batch, tenant, &device.device_id, &record)?;
                 }
                 (record.identities.len(), first_use)
             }
@@ -261,7 +238,7 @@ impl IdentityEngine {
             settings,
         });
         let subjects = subjects_of(&identity_id, input.device.as_ref(), input.ip);
-        let bans = self.active_bans(tenant, &subjects, started_ms).await?;
+        let bans = self.bans.active_on(tenant, &subjects, started_ms).await?;
 
         // record
         let signal_ref = EventSignalRef {
@@ -341,11 +318,7 @@ impl IdentityEngine {
             }
             self.record_event(&mut batch, tenant, event).await?;
         }
-        batch.put(
-            Keyspace::Identities,
-            key(tenant, &identity_id),
-            encode(&identity)?,
-        );
+        Identities::put(&mut batch, tenant, &identity)?;
         let signal = SignalRecord {
             signal_id: signal_id.clone(),
             identity_id: identity_id.clone(),
@@ -364,7 +337,7 @@ impl IdentityEngine {
             metadata: input.metadata.clone(),
             idempotency_key: input.idempotency_key.clone(),
         };
-        batch.put(Keyspace::Signals, key(tenant, &signal_id), encode(&signal)?);
+        Signals::put(&mut batch, tenant, &signal)?;
         let mut answered = identity.clone();
         answered.status = standing_status(&identity, &bans);
         let outcome = SignalOutcome {
@@ -377,15 +350,16 @@ impl IdentityEngine {
             immediate_results,
         };
         if !input.idempotency_key.is_empty() {
-            batch.put(
-                Keyspace::Idempotency,
-                key(tenant, &input.idempotency_key),
-                encode(&IdempotencyRecord {
+            Signals::put_answer(
+                &mut batch,
+                tenant,
+                &input.idempotency_key,
+                &IdempotencyRecord {
                     created_ms: started_ms,
                     request_hash: request_hash(&input),
                     outcome: outcome.clone(),
-                })?,
-            );
+                },
+            )?;
         }
         self.store.apply(batch).await?;
         drop(identity_guard);
@@ -434,8 +408,8 @@ impl IdentityEngine {
     ) -> Result<String, EngineError> {
         if !input.identity_id.is_empty() {
             let exists = self
-                .store
-                .get(Keyspace::Identities, &key(tenant, &input.identity_id))
+                .identities
+                .get(tenant, &input.identity_id)
                 .await?
                 .is_some();
             if !exists {
@@ -447,9 +421,7 @@ impl IdentityEngine {
                 // Only the tenant's server may say which user an identity is: a client that could
                 // link any user id to its own identity could later read that user's signals.
                 if !input.may_create_identity {
-                    let linked = self
-                        .read::<String>(Keyspace::UserIndex, &key(tenant, &input.user_id))
-                        .await?;
+                    let linked = self.identities.of_user(tenant, &input.user_id).await?;
                     if linked.as_deref() != Some(input.identity_id.as_str()) {
                         return Err(EngineError::ClientMayNotLink);
                     }
@@ -460,8 +432,7 @@ impl IdentityEngine {
             }
             return Ok(input.identity_id.clone());
         }
-        let user_key = key(tenant, &input.user_id);
-        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key).await? {
+        if let Some(found) = self.identities.of_user(tenant, &input.user_id).await? {
             return Ok(found);
         }
         if !input.may_create_identity {
@@ -469,7 +440,7 @@ impl IdentityEngine {
         }
         // Two first signals of one user must not make two identities.
         let _guard = self.user_locks.lock(tenant, &input.user_id).await;
-        if let Some(found) = self.read::<String>(Keyspace::UserIndex, &user_key).await? {
+        if let Some(found) = self.identities.of_user(tenant, &input.user_id).await? {
             return Ok(found);
         }
         let identity = IdentityRecord {
@@ -486,16 +457,8 @@ impl IdentityEngine {
             recent_signal_ms: Vec::new(),
         };
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::UserIndex,
-            user_key,
-            encode(&identity.identity_id)?,
-        );
-        batch.put(
-            Keyspace::Identities,
-            key(tenant, &identity.identity_id),
-            encode(&identity)?,
-        );
+        Identities::link_user(&mut batch, tenant, &input.user_id, &identity.identity_id)?;
+        Identities::put(&mut batch, tenant, &identity)?;
         // Made durable together with the signal that follows.
         self.store.apply(batch).await?;
         Ok(identity.identity_id)
@@ -509,8 +472,7 @@ impl IdentityEngine {
         identity_id: &str,
     ) -> Result<(), EngineError> {
         let _guard = self.user_locks.lock(tenant, user_id).await;
-        let user_key = key(tenant, user_id);
-        match self.read::<String>(Keyspace::UserIndex, &user_key).await? {
+        match self.identities.of_user(tenant, user_id).await? {
             Some(existing) if existing == identity_id => Ok(()),
             Some(existing) => Err(EngineError::UserOfAnotherIdentity {
                 user_id: user_id.to_string(),
@@ -519,11 +481,7 @@ impl IdentityEngine {
             }),
             None => {
                 let mut batch = WriteBatch::new();
-                batch.put(
-                    Keyspace::UserIndex,
-                    user_key,
-                    encode(&identity_id.to_string())?,
-                );
+                Identities::link_user(&mut batch, tenant, user_id, identity_id)?;
                 self.store.apply(batch).await?;
                 Ok(())
             }
@@ -540,13 +498,15 @@ impl IdentityEngine {
         let id = if !identity_id.is_empty() {
             identity_id.to_string()
         } else if !user_id.is_empty() {
-            self.read::<String>(Keyspace::UserIndex, &key(tenant, user_id))
+            self.identities
+                .of_user(tenant, user_id)
                 .await?
                 .ok_or_else(|| EngineError::UserWithoutIdentity(user_id.to_string()))?
         } else {
             return Err(EngineError::NoIdentityNamed);
         };
-        self.read(Keyspace::Identities, &key(tenant, &id))
+        self.identities
+            .get(tenant, &id)
             .await?
             .ok_or_else(|| EngineError::IdentityMissing(id.to_string()))
     }
@@ -573,47 +533,22 @@ impl IdentityEngine {
                 .iter()
                 .map(|seen| (BanSubjectKind::Ip, seen.ip.clone())),
         );
-        let active_bans = self.active_bans(tenant, &subjects, now).await?;
+        let active_bans = self.bans.active_on(tenant, &subjects, now).await?;
         identity.status = standing_status(&identity, &active_bans);
-        // Approvals are keyed by identity, so this reads only this identity's.
-        let prefix = approval_key(tenant, &identity.identity_id, "");
-        let mut pending_approvals = Vec::new();
-        for (_, bytes) in self
-            .store
-            .scan_prefix(Keyspace::Approvals, &prefix, None, usize::MAX)
+        let pending_approvals = self
+            .approvals
+            .of_identity(tenant, &identity.identity_id)
             .await?
-        {
-            let approval: ApprovalRecord = decode(Keyspace::Approvals, &bytes)?;
-            if approval.status == ApprovalStatus::Pending && approval.expires_ms > now {
-                pending_approvals.push(approval);
-            }
-        }
+            .into_iter()
+            .filter(|approval| {
+                approval.status == ApprovalStatus::Pending && approval.expires_ms > now
+            })
+            .collect();
         Ok(IdentityStanding {
             identity,
             active_bans,
             pending_approvals,
         })
-    }
-
-    async fn scan<T: serde::de::DeserializeOwned>(
-        &self,
-        space: Keyspace,
-        tenant: &TenantId,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<T>, StoreError> {
-        let start = after.map(|after| key(tenant, after));
-        self.store
-            .scan_prefix(
-                space,
-                &tenant_prefix(tenant.as_str()),
-                start.as_deref(),
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(space, &bytes))
-            .collect()
     }
 
     /// A page of identities, newest first; returns the next page token.
@@ -627,13 +562,9 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch: Vec<IdentityRecord> = self
-                .scan(
-                    Keyspace::Identities,
-                    tenant,
-                    after.as_deref(),
-                    page_size + 1,
-                )
+            let batch = self
+                .identities
+                .page(tenant, after.as_deref(), page_size + 1)
                 .await?;
             let exhausted = batch.len() <= page_size;
             let count = batch.len();
@@ -694,35 +625,6 @@ impl IdentityEngine {
             .ok_or_else(|| EngineError::EventMissing(event_id.to_string()))
     }
 
-    /// Bans in force at `now` on any of `subjects`.
-    async fn active_bans(
-        &self,
-        tenant: &TenantId,
-        subjects: &[(BanSubjectKind, String)],
-        now: i64,
-    ) -> Result<Vec<BanRecord>, StoreError> {
-        let mut bans = Vec::new();
-        for (kind, subject) in subjects {
-            let prefix = key(tenant, &format!("{}/{subject}/", kind.tag()));
-            for (index_key, _) in self
-                .store
-                .scan_prefix(Keyspace::BanIndex, &prefix, None, usize::MAX)
-                .await?
-            {
-                let ban_id = String::from_utf8_lossy(&index_key[prefix.len()..]).into_owned();
-                if let Some(ban) = self
-                    .read::<BanRecord>(Keyspace::Bans, &key(tenant, &ban_id))
-                    .await?
-                {
-                    if ban.active_at(now) {
-                        bans.push(ban);
-                    }
-                }
-            }
-        }
-        Ok(bans)
-    }
-
     /// Bans a subject, durably.
     pub async fn create_ban(
         &self,
@@ -752,15 +654,7 @@ impl IdentityEngine {
             lifted_ms: 0,
         };
         let mut batch = WriteBatch::new();
-        batch.put(Keyspace::Bans, key(tenant, &ban.ban_id), encode(&ban)?);
-        batch.put(
-            Keyspace::BanIndex,
-            key(
-                tenant,
-                &format!("{}/{subject}/{}", subject_kind.tag(), ban.ban_id),
-            ),
-            Vec::new(),
-        );
+        Bans::put(&mut batch, tenant, &ban)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(ban)
@@ -772,22 +666,16 @@ impl IdentityEngine {
         tenant: &TenantId,
         ban_id: &str,
     ) -> Result<BanRecord, EngineError> {
-        let mut ban: BanRecord = self
-            .read(Keyspace::Bans, &key(tenant, ban_id))
+        let mut ban = self
+            .bans
+            .get(tenant, ban_id)
             .await?
             .ok_or_else(|| EngineError::BanMissing(ban_id.to_string()))?;
         if ban.lifted_ms == 0 {
             ban.lifted_ms = now_ms();
             let mut batch = WriteBatch::new();
-            batch.put(Keyspace::Bans, key(tenant, ban_id), encode(&ban)?);
-            // A lifted ban no longer needs finding by subject.
-            batch.delete(
-                Keyspace::BanIndex,
-                key(
-                    tenant,
-                    &format!("{}/{}/{}", ban.subject_kind.tag(), ban.subject, ban.ban_id),
-                ),
-            );
+            // A lifted ban no longer needs finding by subject: the repository drops its index.
+            Bans::put(&mut batch, tenant, &ban)?;
             self.store.apply(batch).await?;
             self.store.durable().await?;
         }
@@ -806,9 +694,7 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch: Vec<BanRecord> = self
-                .scan(Keyspace::Bans, tenant, after.as_deref(), 500)
-                .await?;
+            let batch = self.bans.page(tenant, after.as_deref(), 500).await?;
             let exhausted = batch.len() < 500;
             for ban in batch {
                 after = Some(ban.ban_id.clone());
@@ -857,13 +743,7 @@ impl IdentityEngine {
         };
         event.approval_id = Some(approval.approval_id.clone());
         let mut batch = WriteBatch::new();
-        let location = approval_key(tenant, &approval.identity_id, &approval.approval_id);
-        batch.put(
-            Keyspace::ApprovalTokens,
-            Sha256::digest(token.as_bytes()).to_vec(),
-            location.clone(),
-        );
-        batch.put(Keyspace::Approvals, location, encode(&approval)?);
+        Approvals::put(&mut batch, tenant, &approval, Some(&token))?;
         EventLog::put(&mut batch, tenant, &event)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
@@ -877,41 +757,16 @@ impl IdentityEngine {
         identity_id: &str,
         approval_id: &str,
     ) -> Result<Option<ApprovalRecord>, StoreError> {
-        self.read(
-            Keyspace::Approvals,
-            &approval_key(tenant, identity_id, approval_id),
-        )
-        .await
+        self.approvals.get(tenant, identity_id, approval_id).await
     }
 
     /// Removes signals received before `before_ms` (the tenant's retention); returns how many.
-    /// Signal ids sort newest first, so the oldest are read from the end, a chunk at a time.
     pub async fn purge_signals_before(
         &self,
         tenant: &TenantId,
         before_ms: i64,
     ) -> Result<usize, StoreError> {
-        let prefix = tenant_prefix(tenant.as_str());
-        let mut removed = 0;
-        loop {
-            let oldest = self
-                .store
-                .scan_prefix_last(Keyspace::Signals, &prefix, PURGE_PAGE)
-                .await?;
-            let mut batch = WriteBatch::new();
-            for (signal_key, bytes) in &oldest {
-                let signal: SignalRecord = decode(Keyspace::Signals, bytes)?;
-                if signal.received_ms < before_ms {
-                    batch.delete(Keyspace::Signals, signal_key.clone());
-                }
-            }
-            let chunk = batch.ops().len();
-            if chunk == 0 {
-                return Ok(removed);
-            }
-            removed += chunk;
-            self.store.apply(batch).await?;
-        }
+        self.signals.purge_before(tenant, before_ms).await
     }
 
     /// Removes idempotency answers older than the idempotency window; returns how many.
@@ -920,30 +775,7 @@ impl IdentityEngine {
         tenant: &TenantId,
         before_ms: i64,
     ) -> Result<usize, StoreError> {
-        let prefix = tenant_prefix(tenant.as_str());
-        let mut removed = 0;
-        let mut after: Option<Vec<u8>> = None;
-        // Page through: a tenant can hold millions of answers, and one scan of all of them
-        // would hold them all in memory at once.
-        loop {
-            let page = self
-                .store
-                .scan_prefix(Keyspace::Idempotency, &prefix, after.as_deref(), PURGE_PAGE)
-                .await?;
-            let Some((last, _)) = page.last() else {
-                return Ok(removed);
-            };
-            after = Some(last.clone());
-            let mut batch = WriteBatch::new();
-            for (record_key, bytes) in page {
-                let record: IdempotencyRecord = decode(Keyspace::Idempotency, &bytes)?;
-                if record.created_ms < before_ms {
-                    batch.delete(Keyspace::Idempotency, record_key);
-                    removed += 1;
-                }
-            }
-            self.store.apply(batch).await?;
-        }
+        self.signals.purge_answers_before(tenant, before_ms).await
     }
 
     /// The user's answer: updates the approval and the identity and raises an event.
@@ -955,24 +787,17 @@ impl IdentityEngine {
     ) -> Result<(ApprovalRecord, IdentityStatus), EngineError> {
         let now = now_ms();
         let unknown = || EngineError::ApprovalTokenUnknown;
-        let location = self
-            .store
-            .get(Keyspace::ApprovalTokens, &Sha256::digest(token.as_bytes()))
-            .await?
-            .ok_or_else(unknown)?;
-        // A token of another tenant is as unknown as a made-up one.
-        if !location.starts_with(&tenant_prefix(tenant.as_str())) {
-            return Err(unknown());
-        }
         let identity_id = self
-            .read::<ApprovalRecord>(Keyspace::Approvals, &location)
+            .approvals
+            .by_token(tenant, token)
             .await?
             .ok_or_else(unknown)?
             .identity_id;
         // Check and answer under the identity's lock, so two answers cannot both pass the check.
         let _guard = self.identity_locks.lock(tenant, &identity_id).await;
-        let mut approval: ApprovalRecord = self
-            .read(Keyspace::Approvals, &location)
+        let mut approval = self
+            .approvals
+            .by_token(tenant, token)
             .await?
             .ok_or_else(unknown)?;
         if approval.status != ApprovalStatus::Pending {
@@ -981,8 +806,9 @@ impl IdentityEngine {
         if approval.expires_ms <= now {
             return Err(EngineError::ApprovalExpired);
         }
-        let mut identity: IdentityRecord = self
-            .read(Keyspace::Identities, &key(tenant, &approval.identity_id))
+        let mut identity = self
+            .identities
+            .get(tenant, &approval.identity_id)
             .await?
             .ok_or(EngineError::ApprovalIdentityGone)?;
         approval.status = if approve {
@@ -1025,12 +851,8 @@ impl IdentityEngine {
         };
         identity.risk_score = (identity.risk_score + event.level.risk_points()).min(100);
         let mut batch = WriteBatch::new();
-        batch.put(Keyspace::Approvals, location, encode(&approval)?);
-        batch.put(
-            Keyspace::Identities,
-            key(tenant, &identity.identity_id),
-            encode(&identity)?,
-        );
+        Approvals::put(&mut batch, tenant, &approval, None)?;
+        Identities::put(&mut batch, tenant, &identity)?;
         self.record_event(&mut batch, tenant, &event).await?;
         self.store.apply(batch).await?;
         self.store.durable().await?;

@@ -1,7 +1,68 @@
 //! Repositories: one module per kind of record. Each owns its records' keys, the indexes that
 //! keep its lists cheap, and their encoding, so the engine asks for records by what they are
-//! (`events.page(tenant, filter, ..)`) and never builds a key.
+//! (`events.page(tenant, filter, ..)`, `bans.active_on(tenant, subjects, now)`) and never builds
+//! a key. Writes are added to the caller's [`WriteBatch`](super::WriteBatch), so one request's
+//! writes across repositories still commit together.
 
+pub mod approvals;
+pub mod bans;
+pub mod click_decisions;
+pub mod click_events;
+pub mod click_ids;
 pub mod events;
+pub mod identities;
+pub mod signals;
 
+use serde::de::DeserializeOwned;
+
+pub use approvals::Approvals;
+pub use bans::Bans;
+pub use click_decisions::{ClickDecisions, DayCounter};
+pub use click_events::{ClickEvents, EventPage};
+pub use click_ids::ClickIds;
 pub use events::{EventFilter, EventLog};
+pub use identities::Identities;
+pub use signals::Signals;
+
+use super::{Keyspace, Store, StoreError, decode, tenant_key, tenant_prefix};
+use crate::tenancy::TenantId;
+
+/// Reads and decodes one record.
+async fn read<T: DeserializeOwned>(
+    store: &dyn Store,
+    space: Keyspace,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    store
+        .get(space, key)
+        .await?
+        .map(|bytes| decode(space, &bytes))
+        .transpose()
+}
+
+/// Up to `limit` of a tenant's records in key order, after the record whose id is `after`.
+async fn page<T: DeserializeOwned>(
+    store: &dyn Store,
+    space: Keyspace,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let start = after.map(|after| tenant_key(tenant.as_str(), after.as_bytes()));
+    store
+        .scan_prefix(
+            space,
+            &tenant_prefix(tenant.as_str()),
+            start.as_deref(),
+            limit,
+        )
+        .await?
+        .into_iter()
+        .map(|(_, bytes)| decode(space, &bytes))
+        .collect()
+}
+
+/// The key of a tenant's record by its id.
+fn id_key(tenant: &TenantId, id: &str) -> Vec<u8> {
+    tenant_key(tenant.as_str(), id.as_bytes())
+}
