@@ -12,39 +12,18 @@ use std::net::IpAddr;
 
 use super::counters::{bucket_of, estimate};
 use crate::{
-    store::{
-        Keyspace, Store, StoreError, WriteBatch, decode_counter, encode_counter, read_counter,
-        tenant_key,
-    },
+    store::{Store, StoreError, WriteBatch, repositories::IpActivity},
     tenancy::{BlockerSettings, TenantId},
 };
 
-/// `t/{ip}/b`: until when the IP is blocked (ms, big-endian).
-fn blocked_key(tenant: &TenantId, ip: IpAddr) -> Vec<u8> {
-    tenant_key(tenant.as_str(), format!("{ip}/b").as_bytes())
-}
-
-/// `t/{ip}/h/{bucket}`: threat hits in one window-long bucket (a counter).
-fn bucket_key(tenant: &TenantId, ip: IpAddr, bucket: i64) -> Vec<u8> {
-    let mut key = tenant_key(tenant.as_str(), format!("{ip}/h/").as_bytes());
-    key.extend_from_slice(&bucket.to_be_bytes());
-    key
-}
-
 /// Until when `ip` is blocked for `tenant`, if it is at `now_ms`.
 pub async fn blocked_until(
-    store: &dyn Store,
+    activity: &IpActivity,
     tenant: &TenantId,
     ip: IpAddr,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let until = match store
-        .get(Keyspace::IpActivity, &blocked_key(tenant, ip))
-        .await?
-    {
-        Some(bytes) => decode_counter(&bytes),
-        None => return Ok(None),
-    };
+    let until = activity.blocked_until(tenant, ip).await?;
     Ok((until > now_ms).then_some(until))
 }
 
@@ -52,6 +31,7 @@ pub async fn blocked_until(
 /// durability: losing a few counts in a crash only delays a block.
 pub async fn record_threat_hit(
     store: &dyn Store,
+    activity: &IpActivity,
     tenant: &TenantId,
     ip: IpAddr,
     now_ms: i64,
@@ -59,36 +39,25 @@ pub async fn record_threat_hit(
 ) -> Result<bool, StoreError> {
     let window_ms = i64::from(settings.malicious_window_seconds.max(1)) * 1000;
     let bucket = bucket_of(now_ms, window_ms);
-    let current_key = bucket_key(tenant, ip, bucket);
     let mut batch = WriteBatch::new();
-    batch.add(Keyspace::IpActivity, current_key.clone(), 1);
     // The bucket before the previous one no longer counts: drop it as we go.
-    batch.delete(Keyspace::IpActivity, bucket_key(tenant, ip, bucket - 2));
+    IpActivity::add_hit(&mut batch, tenant, ip, bucket, bucket - 2);
     store.apply(batch).await?;
 
-    let current = read_counter(store, Keyspace::IpActivity, &current_key).await?;
-    let previous = read_counter(
-        store,
-        Keyspace::IpActivity,
-        &bucket_key(tenant, ip, bucket - 1),
-    )
-    .await?;
+    let current = activity.hits(tenant, ip, bucket).await?;
+    let previous = activity.hits(tenant, ip, bucket - 1).await?;
     let hits = estimate(previous, current, now_ms, window_ms);
     if hits < f64::from(settings.malicious_threshold) {
         return Ok(false);
     }
-    if blocked_until(store, tenant, ip, now_ms).await?.is_some() {
+    if blocked_until(activity, tenant, ip, now_ms).await?.is_some() {
         return Ok(false);
     }
     // Writers that cross the threshold together all write about the same time: any of them is
     // right, and no count is lost either way.
     let until = now_ms + i64::from(settings.malicious_block_seconds) * 1000;
     let mut batch = WriteBatch::new();
-    batch.put(
-        Keyspace::IpActivity,
-        blocked_key(tenant, ip),
-        encode_counter(until).to_vec(),
-    );
+    IpActivity::put_block(&mut batch, tenant, ip, until);
     store.apply(batch).await?;
     Ok(true)
 }
@@ -121,7 +90,8 @@ mod tests {
             .map(|_| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    record_threat_hit(&*store, &tenant(), ip, now, &settings(threshold))
+                    let activity = IpActivity::new(store.clone());
+                    record_threat_hit(&*store, &activity, &tenant(), ip, now, &settings(threshold))
                         .await
                         .unwrap()
                 })
@@ -143,7 +113,9 @@ mod tests {
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         assert_eq!(probes(store.clone(), 47, 48).await, 0);
         assert_eq!(
-            blocked_until(&*store, &tenant(), ip, now).await.unwrap(),
+            blocked_until(&IpActivity::new(store.clone()), &tenant(), ip, now)
+                .await
+                .unwrap(),
             None
         );
         // 48 at once against 48: blocked, and the block is started once or by the few that
@@ -152,7 +124,7 @@ mod tests {
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         assert!(probes(store.clone(), 48, 48).await >= 1);
         assert!(
-            blocked_until(&*store, &tenant(), ip, now)
+            blocked_until(&IpActivity::new(store.clone()), &tenant(), ip, now)
                 .await
                 .unwrap()
                 .is_some()
@@ -162,7 +134,8 @@ mod tests {
     #[tokio::test]
     async fn hits_spread_beyond_the_window_do_not_block() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let activity = IpActivity::new(store.clone());
         let ip: IpAddr = "198.51.100.9".parse().unwrap();
         let settings = BlockerSettings {
             malicious_threshold: 3,
@@ -173,26 +146,34 @@ mod tests {
         // At the start of a bucket, three windows apart: no hit sees another.
         let t0 = 1_000_020_000;
         for n in 0..10 {
-            let started = record_threat_hit(&store, &tenant(), ip, t0 + n * 180_000, &settings)
-                .await
-                .unwrap();
+            let started = record_threat_hit(
+                &*store,
+                &activity,
+                &tenant(),
+                ip,
+                t0 + n * 180_000,
+                &settings,
+            )
+            .await
+            .unwrap();
             assert!(!started, "hit {n}");
         }
         let t1 = t0 + 10 * 180_000;
         for n in 0..3 {
-            let started = record_threat_hit(&store, &tenant(), ip, t1 + n * 1_000, &settings)
-                .await
-                .unwrap();
+            let started =
+                record_threat_hit(&*store, &activity, &tenant(), ip, t1 + n * 1_000, &settings)
+                    .await
+                    .unwrap();
             assert_eq!(started, n == 2, "hit {n} in one burst");
         }
         assert!(
-            blocked_until(&store, &tenant(), ip, t1 + 3_000)
+            blocked_until(&activity, &tenant(), ip, t1 + 3_000)
                 .await
                 .unwrap()
                 .is_some()
         );
         assert!(
-            blocked_until(&store, &tenant(), ip, t1 + 700_000)
+            blocked_until(&activity, &tenant(), ip, t1 + 700_000)
                 .await
                 .unwrap()
                 .is_none(),

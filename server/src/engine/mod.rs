@@ -22,7 +22,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use crate::{
     intel::{Intel, IpFacts, ip_lists::canonical, threat_url::UrlFacts, user_agent::UaFacts},
-    store::{Store, StoreError},
+    store::{Store, StoreError, repositories::IpActivity},
     tenancy::{BlockerSettings, TenantId, TenantSettings},
     time::now_ms,
     webhooks::Webhooks,
@@ -88,6 +88,7 @@ impl VisitorVerdict {
 /// The engine and what it needs.
 pub struct Engine {
     store: Arc<dyn Store>,
+    ip_activity: IpActivity,
     /// Tenant-independent intelligence.
     pub intel: Arc<Intel>,
     /// Tenants' own black- and whitelists.
@@ -117,6 +118,7 @@ impl Engine {
             signing_keys: SigningKeys::new(store.clone()),
             verifier: Verifier::new(store.clone()),
             webhooks,
+            ip_activity: IpActivity::new(store.clone()),
             store,
             intel,
         }
@@ -141,7 +143,8 @@ impl Engine {
         let context = VisitorContext {
             whitelisted,
             blacklisted: lists.blacklist.get(ip).is_some(),
-            malicious_until_ms: malicious::blocked_until(&*self.store, tenant, ip, now).await?,
+            malicious_until_ms: malicious::blocked_until(&self.ip_activity, tenant, ip, now)
+                .await?,
             invalid_keyname: query.invalid_keyname,
             ip: ip_facts,
             ua,
@@ -153,8 +156,15 @@ impl Engine {
         // record: probes count toward a block, unless the tenant vouches for the IP or does not
         // block for malicious activity at all (then nothing is written)
         if context.url.threat.is_some() && !whitelisted && settings.reasons.malicious_activity {
-            let started =
-                malicious::record_threat_hit(&*self.store, tenant, ip, now, settings).await?;
+            let started = malicious::record_threat_hit(
+                &*self.store,
+                &self.ip_activity,
+                tenant,
+                ip,
+                now,
+                settings,
+            )
+            .await?;
             if started {
                 tracing::info!(tenant_id = %tenant, %ip, "IP blocked for malicious activity");
             }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     engine::EngineError,
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{Store, StoreError, WriteBatch, repositories::Keyring},
     tenancy::TenantId,
     time::now_ms,
 };
@@ -52,12 +52,16 @@ pub const MAX_SIGNING_KEYS: usize = 50;
 /// Signing keys over the store.
 pub struct SigningKeys {
     store: Arc<dyn Store>,
+    keyring: Keyring,
 }
 
 impl SigningKeys {
     /// Signing keys over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            keyring: Keyring::new(store.clone()),
+            store,
+        }
     }
 
     /// Creates a key with a random secret. Durable.
@@ -76,11 +80,7 @@ impl SigningKeys {
             revoked_ms: 0,
         };
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::SigningKeys,
-            tenant_key(tenant.as_str(), record.key_id.as_bytes()),
-            encode(&record)?,
-        );
+        Keyring::put(&mut batch, tenant, &record)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(record)
@@ -92,30 +92,12 @@ impl SigningKeys {
         tenant: &TenantId,
         key_id: &str,
     ) -> Result<Option<SigningKeyRecord>, StoreError> {
-        self.store
-            .get(
-                Keyspace::SigningKeys,
-                &tenant_key(tenant.as_str(), key_id.as_bytes()),
-            )
-            .await?
-            .map(|bytes| decode(Keyspace::SigningKeys, &bytes))
-            .transpose()
+        self.keyring.get(tenant, key_id).await
     }
 
     /// The tenant's keys, oldest first.
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let mut keys: Vec<SigningKeyRecord> = self
-            .store
-            .scan_prefix(
-                Keyspace::SigningKeys,
-                &tenant_prefix(tenant.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::SigningKeys, &bytes))
-            .collect::<Result<_, _>>()?;
+        let mut keys = self.keyring.all(tenant).await?;
         keys.sort_by_key(|key| key.created_ms);
         Ok(keys)
     }
@@ -133,11 +115,7 @@ impl SigningKeys {
         if record.revoked_ms == 0 {
             record.revoked_ms = now_ms();
             let mut batch = WriteBatch::new();
-            batch.put(
-                Keyspace::SigningKeys,
-                tenant_key(tenant.as_str(), key_id.as_bytes()),
-                encode(&record)?,
-            );
+            Keyring::put(&mut batch, tenant, &record)?;
             self.store.apply(batch).await?;
             self.store.durable().await?;
         }

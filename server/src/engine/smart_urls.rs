@@ -10,10 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     engine::EngineError,
     engine::{Engine, VisitorQuery, VisitorVerdict},
-    store::{
-        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
-        tenant_prefix,
-    },
+    store::{Store, StoreError, WriteBatch, repositories::SmartUrlLinks},
     tenancy::{BlockerSettings, TenantId, TenantSettings},
     time::{day_label, day_number, now_ms},
 };
@@ -136,24 +133,16 @@ pub fn valid_keyname(keyname: &str) -> bool {
 /// Smart URLs over the store.
 pub struct SmartUrls {
     store: Arc<dyn Store>,
-}
-
-fn key(tenant: &TenantId, rest: &str) -> Vec<u8> {
-    tenant_key(tenant.as_str(), rest.as_bytes())
-}
-
-fn counter_key(tenant: &TenantId, keyname: &str, day: i64, name: &str) -> Vec<u8> {
-    let mut key = key(tenant, keyname);
-    key.push(b'/');
-    key.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
-    key.extend_from_slice(name.as_bytes());
-    key
+    links: SmartUrlLinks,
 }
 
 impl SmartUrls {
     /// Smart URLs over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            links: SmartUrlLinks::new(store.clone()),
+            store,
+        }
     }
 
     /// Reads a tenant's smart URL.
@@ -162,20 +151,12 @@ impl SmartUrls {
         tenant: &TenantId,
         keyname: &str,
     ) -> Result<Option<SmartUrlRecord>, StoreError> {
-        self.store
-            .get(Keyspace::SmartUrls, &key(tenant, keyname))
-            .await?
-            .map(|bytes| decode(Keyspace::SmartUrls, &bytes))
-            .transpose()
+        self.links.get(tenant, keyname).await
     }
 
     /// The tenant that owns `keyname`, for `/r/{keyname}`.
     pub async fn owner(&self, keyname: &str) -> Result<Option<TenantId>, StoreError> {
-        self.store
-            .get(Keyspace::SmartUrlNames, keyname.as_bytes())
-            .await?
-            .map(|bytes| decode(Keyspace::SmartUrlNames, &bytes))
-            .transpose()
+        self.links.owner(keyname).await
     }
 
     /// Creates a smart URL; the keyname is generated when empty. Durable.
@@ -200,16 +181,7 @@ impl SmartUrls {
         record.created_ms = now;
         record.updated_ms = now;
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::SmartUrlNames,
-            record.keyname.as_bytes().to_vec(),
-            encode(tenant)?,
-        );
-        batch.put(
-            Keyspace::SmartUrls,
-            key(tenant, &record.keyname),
-            encode(&record)?,
-        );
+        SmartUrlLinks::put(&mut batch, tenant, &record, true)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(record)
@@ -222,11 +194,7 @@ impl SmartUrls {
         record: &SmartUrlRecord,
     ) -> Result<(), EngineError> {
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::SmartUrls,
-            key(tenant, &record.keyname),
-            encode(record)?,
-        );
+        SmartUrlLinks::put(&mut batch, tenant, record, false)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(())
@@ -238,8 +206,7 @@ impl SmartUrls {
             return Err(EngineError::SmartUrlMissing(keyname.to_string()));
         }
         let mut batch = WriteBatch::new();
-        batch.delete(Keyspace::SmartUrls, key(tenant, keyname));
-        batch.delete(Keyspace::SmartUrlNames, keyname.as_bytes().to_vec());
+        SmartUrlLinks::remove(&mut batch, tenant, keyname);
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(())
@@ -247,17 +214,7 @@ impl SmartUrls {
 
     /// The tenant's smart URLs, by keyname.
     pub async fn list(&self, tenant: &TenantId) -> Result<Vec<SmartUrlRecord>, StoreError> {
-        self.store
-            .scan_prefix(
-                Keyspace::SmartUrls,
-                &tenant_prefix(tenant.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::SmartUrls, &bytes))
-            .collect()
+        self.links.list(tenant).await
     }
 
     /// Records that `ip` ran JavaScript for `keyname` until `until_ms`. Durable. False when the
@@ -273,11 +230,7 @@ impl SmartUrls {
             return Ok(false);
         }
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::JsConfirmations,
-            key(tenant, &format!("{keyname}/{ip}")),
-            until_ms.to_be_bytes().to_vec(),
-        );
+        SmartUrlLinks::put_confirmation(&mut batch, tenant, keyname, ip, until_ms);
         self.store.apply(batch).await?;
         self.store.durable().await?;
         Ok(true)
@@ -291,14 +244,10 @@ impl SmartUrls {
         now: i64,
     ) -> Result<bool, StoreError> {
         Ok(self
-            .store
-            .get(
-                Keyspace::JsConfirmations,
-                &key(tenant, &format!("{keyname}/{ip}")),
-            )
+            .links
+            .confirmed_until(tenant, keyname, ip)
             .await?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .is_some_and(|until| i64::from_be_bytes(until) > now))
+            .is_some_and(|until| until > now))
     }
 
     /// Decides where a visitor of `keyname` goes, and counts the visit.
@@ -372,11 +321,7 @@ impl SmartUrls {
             outcome.to_string(),
             format!("reason:{}", verdict.decision.activity.label()),
         ] {
-            batch.add(
-                Keyspace::SmartUrlStats,
-                counter_key(tenant, keyname, day, &name),
-                1,
-            );
+            SmartUrlLinks::count(&mut batch, tenant, keyname, day, &name);
         }
         // Counts are statistics: a crash may lose the last few, never a link or a confirmation.
         self.store.apply(batch).await
@@ -392,20 +337,11 @@ impl SmartUrls {
         let last = day_number(now_ms());
         let mut out = Vec::new();
         for day in (last - days + 1)..=last {
-            let mut prefix = key(tenant, keyname);
-            prefix.push(b'/');
-            prefix.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
             let mut figures = SmartUrlDay {
                 day: day_label(day),
                 ..SmartUrlDay::default()
             };
-            for (counter, value) in self
-                .store
-                .scan_prefix(Keyspace::SmartUrlStats, &prefix, None, usize::MAX)
-                .await?
-            {
-                let name = String::from_utf8_lossy(&counter[prefix.len()..]).into_owned();
-                let value = decode_counter(&value);
+            for (name, value) in self.links.counters(tenant, keyname, day).await? {
                 match name.as_str() {
                     "allowed" => figures.allowed = value,
                     "blocked" => figures.blocked = value,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     engine::EngineError,
     intel::ip_lists::{TenantIpLists, parse_range},
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{Store, StoreError, WriteBatch, repositories::TenantListEntries},
     tenancy::TenantId,
     time::now_ms,
 };
@@ -27,7 +27,8 @@ pub enum TenantList {
 }
 
 impl TenantList {
-    fn tag(self) -> &'static str {
+    /// The list's tag in stored keys.
+    pub fn tag(self) -> &'static str {
         match self {
             TenantList::Whitelist => "w",
             TenantList::Blacklist => "b",
@@ -52,6 +53,7 @@ pub const MAX_RANGES_PER_CALL: usize = 10_000;
 /// The lists, with a per-tenant cache of their range tables.
 pub struct TenantListStore {
     store: Arc<dyn Store>,
+    entries: TenantListEntries,
     cache: RwLock<HashMap<TenantId, Arc<TenantIpLists>>>,
 }
 
@@ -59,13 +61,10 @@ impl TenantListStore {
     /// Lists over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            entries: TenantListEntries::new(store.clone()),
             store,
             cache: RwLock::new(HashMap::new()),
         }
-    }
-
-    fn key(tenant: &TenantId, list: TenantList, cidr: &str) -> Vec<u8> {
-        tenant_key(tenant.as_str(), format!("{}/{cidr}", list.tag()).as_bytes())
     }
 
     /// Adds ranges (already normalised), durably.
@@ -80,16 +79,15 @@ impl TenantListStore {
         let mut batch = WriteBatch::new();
         let mut entries = Vec::with_capacity(cidrs.len());
         for cidr in cidrs {
-            let key = Self::key(tenant, list, cidr);
-            let entry = match self.store.get(Keyspace::TenantIpLists, &key).await? {
-                Some(bytes) => decode(Keyspace::TenantIpLists, &bytes)?,
+            let entry = match self.entries.get(tenant, list, cidr).await? {
+                Some(entry) => entry,
                 None => {
                     let entry = TenantListEntry {
                         cidr: cidr.clone(),
                         note: note.to_string(),
                         created_ms: now,
                     };
-                    batch.put(Keyspace::TenantIpLists, key, encode(&entry)?);
+                    TenantListEntries::put(&mut batch, tenant, list, &entry)?;
                     entry
                 }
             };
@@ -111,14 +109,8 @@ impl TenantListStore {
         let mut batch = WriteBatch::new();
         let mut removed = 0;
         for cidr in cidrs {
-            let key = Self::key(tenant, list, cidr);
-            if self
-                .store
-                .get(Keyspace::TenantIpLists, &key)
-                .await?
-                .is_some()
-            {
-                batch.delete(Keyspace::TenantIpLists, key);
+            if self.entries.get(tenant, list, cidr).await?.is_some() {
+                TenantListEntries::remove(&mut batch, tenant, list, cidr);
                 removed += 1;
             }
         }
@@ -134,14 +126,7 @@ impl TenantListStore {
         tenant: &TenantId,
         list: TenantList,
     ) -> Result<Vec<TenantListEntry>, StoreError> {
-        let mut prefix = tenant_prefix(tenant.as_str());
-        prefix.extend_from_slice(format!("{}/", list.tag()).as_bytes());
-        self.store
-            .scan_prefix(Keyspace::TenantIpLists, &prefix, None, usize::MAX)
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::TenantIpLists, &bytes))
-            .collect()
+        self.entries.all(tenant, list).await
     }
 
     /// The tenant's range tables, built on first use.

@@ -13,14 +13,12 @@ use super::{
     signing_keys::SigningKeys,
 };
 use crate::{
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, read_counter, tenant_key},
+    store::{Store, StoreError, WriteBatch, repositories::VerifyMemory},
     tenancy::{TenantId, TenantSettings},
 };
 
 /// The one window device velocity is counted in.
 const VELOCITY_WINDOW_MS: i64 = 60_000;
-/// How many expired nonces one sweep step removes before yielding.
-const SWEEP_BATCH: usize = 1_000;
 
 /// The result code of a verification; the numbers are the codes of the Verify API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,18 +154,10 @@ fn version_name(version: u8) -> String {
     format!("v{version}")
 }
 
-/// `t/{device}/{bucket}`: a device's verified requests in one window-long bucket (a counter,
-/// added to atomically, so servers sharing a store count together).
-fn velocity_key(tenant: &TenantId, device_id: &str, bucket: i64) -> Vec<u8> {
-    let mut key = tenant_key(tenant.as_str(), device_id.as_bytes());
-    key.push(b'/');
-    key.extend_from_slice(&bucket.to_be_bytes());
-    key
-}
-
 /// Verifies signed requests for every tenant.
 pub struct Verifier {
     store: Arc<dyn Store>,
+    memory: VerifyMemory,
     /// One check-and-remember of a nonce (and a device's counter) at a time.
     locks: Stripes,
 }
@@ -176,6 +166,7 @@ impl Verifier {
     /// A verifier over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            memory: VerifyMemory::new(store.clone()),
             store,
             locks: Stripes::new(),
         }
@@ -279,19 +270,12 @@ impl Verifier {
         now_ms: i64,
         batch: &mut WriteBatch,
     ) -> Result<bool, StoreError> {
-        let key = tenant_key(tenant.as_str(), nonce.as_bytes());
-        let seen_until = self
-            .store
-            .get(Keyspace::VerifyNonces, &key)
-            .await?
-            .map(|bytes| decode::<i64>(Keyspace::VerifyNonces, &bytes))
-            .transpose()?;
+        let seen_until = self.memory.nonce_until(tenant, nonce).await?;
         // An expired nonce the sweep has not reached yet is not a replay: its token fails 1501.
         if seen_until.is_some_and(|until| until >= now_ms) {
             return Ok(true);
         }
-        batch.put(Keyspace::VerifyNonces, key.clone(), encode(&until_ms)?);
-        batch.put(Keyspace::VerifyNonceExpiry, expiry_key(until_ms, &key), []);
+        VerifyMemory::remember_nonce(batch, tenant, nonce, until_ms)?;
         Ok(false)
     }
 
@@ -307,11 +291,7 @@ impl Verifier {
             return None;
         }
         let bucket = bucket_of(now_ms, VELOCITY_WINDOW_MS);
-        batch.add(
-            Keyspace::DeviceVelocity,
-            velocity_key(tenant, device_id, bucket),
-            1,
-        );
+        VerifyMemory::count_device(batch, tenant, device_id, bucket);
         Some(bucket)
     }
 
@@ -323,96 +303,23 @@ impl Verifier {
         bucket: i64,
         now_ms: i64,
     ) -> Result<f64, StoreError> {
-        let store = self.store.as_ref();
-        let space = Keyspace::DeviceVelocity;
-        let previous =
-            read_counter(store, space, &velocity_key(tenant, device_id, bucket - 1)).await?;
-        let current = read_counter(store, space, &velocity_key(tenant, device_id, bucket)).await?;
+        let previous = self
+            .memory
+            .device_count(tenant, device_id, bucket - 1)
+            .await?;
+        let current = self.memory.device_count(tenant, device_id, bucket).await?;
         Ok(estimate(previous, current, now_ms, VELOCITY_WINDOW_MS))
     }
 
     /// Forgets nonces whose tokens have expired and device counters that went quiet; returns
     /// how many records were removed.
     pub async fn sweep(&self, now_ms: i64) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        loop {
-            let due = self
-                .store
-                .scan_prefix(Keyspace::VerifyNonceExpiry, &[], None, SWEEP_BATCH)
-                .await?;
-            let mut batch = WriteBatch::new();
-            let mut done = due.len() < SWEEP_BATCH;
-            for (key, _) in &due {
-                let Some((until, nonce_key)) = split_expiry_key(key) else {
-                    batch.delete(Keyspace::VerifyNonceExpiry, key.clone());
-                    continue;
-                };
-                if until >= now_ms {
-                    done = true;
-                    break;
-                }
-                batch.delete(Keyspace::VerifyNonces, nonce_key.to_vec());
-                batch.delete(Keyspace::VerifyNonceExpiry, key.clone());
-                removed += 1;
-            }
-            if !batch.is_empty() {
-                self.store.apply(batch).await?;
-            }
-            if done {
-                break;
-            }
-        }
-        let mut start_after: Option<Vec<u8>> = None;
-        loop {
-            let page = self
-                .store
-                .scan_prefix(
-                    Keyspace::DeviceVelocity,
-                    &[],
-                    start_after.as_deref(),
-                    SWEEP_BATCH,
-                )
-                .await?;
-            let mut batch = WriteBatch::new();
-            let current = bucket_of(now_ms, VELOCITY_WINDOW_MS);
-            for (key, value) in &page {
-                // A bucket counter (8 bytes, its bucket the key's last 8) goes once it no longer
-                // counts; a record of the earlier per-device layout (JSON) goes at once.
-                let stale = match key.len().checked_sub(8).map(|start| &key[start..]) {
-                    Some(suffix) if value.len() == 8 => {
-                        let bucket = i64::from_be_bytes(suffix.try_into().unwrap_or_default());
-                        bucket < current - 1
-                    }
-                    _ => true,
-                };
-                if stale {
-                    batch.delete(Keyspace::DeviceVelocity, key.clone());
-                    removed += 1;
-                }
-            }
-            if !batch.is_empty() {
-                self.store.apply(batch).await?;
-            }
-            match page.last() {
-                Some((key, _)) if page.len() == SWEEP_BATCH => start_after = Some(key.clone()),
-                _ => break,
-            }
-        }
-        Ok(removed)
+        let nonces = self.memory.forget_expired_nonces(now_ms).await?;
+        let current = bucket_of(now_ms, VELOCITY_WINDOW_MS);
+        // The previous bucket still counts toward the two-bucket estimate.
+        let devices = self.memory.forget_quiet_devices(current - 1).await?;
+        Ok(nonces + devices)
     }
-}
-
-fn expiry_key(until_ms: i64, nonce_key: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + nonce_key.len());
-    // Non-negative times sort correctly as big-endian bytes.
-    key.extend_from_slice(&until_ms.max(0).to_be_bytes());
-    key.extend_from_slice(nonce_key);
-    key
-}
-
-fn split_expiry_key(key: &[u8]) -> Option<(i64, &[u8])> {
-    let (time, nonce_key) = key.split_at_checked(8)?;
-    Some((i64::from_be_bytes(time.try_into().ok()?), nonce_key))
 }
 
 #[cfg(test)]
@@ -421,7 +328,7 @@ mod tests {
     use gatehouse_sdk_core::signature::{SignRequest, sign};
 
     use super::*;
-    use crate::store::SledStore;
+    use crate::store::{Keyspace, SledStore, tenant_key};
 
     const NOW: i64 = 1_790_000_000_000;
 

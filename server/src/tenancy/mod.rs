@@ -17,7 +17,7 @@ pub use settings::*;
 
 use crate::{
     error::ApiError,
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{Keyspace, Store, StoreError, WriteBatch, repositories::Tenants},
     time::now_ms,
 };
 
@@ -123,6 +123,7 @@ pub const MAX_TENANT_NAME_CHARS: usize = 100;
 #[derive(Clone)]
 pub struct Tenancy {
     store: Arc<dyn Store>,
+    tenants: Tenants,
     origins: BrowserOrigins,
     /// One rebuild of the origins at a time, so the last one always reads the latest tenants.
     origins_rebuild: Arc<tokio::sync::Mutex<()>>,
@@ -134,6 +135,7 @@ impl Tenancy {
     /// Tenancy over `store`, with the browser origins of the stored tenants loaded.
     pub async fn new(store: Arc<dyn Store>) -> Self {
         let tenancy = Self {
+            tenants: Tenants::new(store.clone()),
             store,
             origins: BrowserOrigins::default(),
             origins_rebuild: Arc::default(),
@@ -204,13 +206,9 @@ impl Tenancy {
         let publishable = new_key(&tenant.id, KeyKind::Publishable);
         let secret = new_key(&tenant.id, KeyKind::Secret);
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::Tenants,
-            tenant.id.as_str().as_bytes().to_vec(),
-            encode(&tenant)?,
-        );
+        Tenants::put(&mut batch, &tenant)?;
         for issued in [&publishable, &secret] {
-            put_key(&mut batch, &issued.record)?;
+            Tenants::put_key(&mut batch, &issued.record)?;
         }
         self.store.apply(batch).await?;
         self.keys.forget_all();
@@ -223,11 +221,7 @@ impl Tenancy {
 
     /// Reads a tenant.
     pub async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.store
-            .get(Keyspace::Tenants, id.as_str().as_bytes())
-            .await?
-            .map(|bytes| decode(Keyspace::Tenants, &bytes))
-            .transpose()
+        self.tenants.get(id).await
     }
 
     /// Reads a tenant that must exist.
@@ -243,27 +237,13 @@ impl Tenancy {
         start_after: Option<&TenantId>,
         limit: usize,
     ) -> Result<Vec<Tenant>, StoreError> {
-        self.store
-            .scan_prefix(
-                Keyspace::Tenants,
-                b"",
-                start_after.map(|id| id.as_str().as_bytes()),
-                limit,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::Tenants, &bytes))
-            .collect()
+        self.tenants.page(start_after, limit).await
     }
 
     /// Stores a changed tenant, durably.
     pub async fn save_tenant(&self, tenant: &Tenant) -> Result<(), ApiError> {
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::Tenants,
-            tenant.id.as_str().as_bytes().to_vec(),
-            encode(tenant)?,
-        );
+        Tenants::put(&mut batch, tenant)?;
         self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
@@ -289,11 +269,11 @@ impl Tenancy {
                 if record.kind == kind && record.revoked_ms.is_none() {
                     record.revoked_ms = Some(now);
                     revoked.push(record.key_id.clone());
-                    put_key(&mut batch, &record)?;
+                    Tenants::put_key(&mut batch, &record)?;
                 }
             }
         }
-        put_key(&mut batch, &issued.record)?;
+        Tenants::put_key(&mut batch, &issued.record)?;
         self.store.apply(batch).await?;
         self.keys.forget_all();
         self.store.durable().await?;
@@ -306,24 +286,15 @@ impl Tenancy {
         tenant_id: &TenantId,
         key_id: &str,
     ) -> Result<ApiKeyRecord, ApiError> {
-        let mut record = self
-            .store
-            .get(
-                Keyspace::ApiKeys,
-                &tenant_key(tenant_id.as_str(), key_id.as_bytes()),
-            )
-            .await?
-            .map(|bytes| decode::<ApiKeyRecord>(Keyspace::ApiKeys, &bytes))
-            .transpose()?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "key {key_id} does not exist for tenant {tenant_id}"
-                ))
-            })?;
+        let mut record = self.tenants.key(tenant_id, key_id).await?.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "key {key_id} does not exist for tenant {tenant_id}"
+            ))
+        })?;
         if record.revoked_ms.is_none() {
             record.revoked_ms = Some(now_ms());
             let mut batch = WriteBatch::new();
-            put_key(&mut batch, &record)?;
+            Tenants::put_key(&mut batch, &record)?;
             self.store.apply(batch).await?;
             self.keys.forget_all();
             self.store.durable().await?;
@@ -333,17 +304,7 @@ impl Tenancy {
 
     /// Lists a tenant's keys in id order.
     pub async fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.store
-            .scan_prefix(
-                Keyspace::ApiKeys,
-                &tenant_prefix(tenant_id.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::ApiKeys, &bytes))
-            .collect()
+        self.tenants.keys(tenant_id).await
     }
 
     /// Finds who a presented API key belongs to; `None` for unknown or revoked keys.
@@ -353,13 +314,9 @@ impl Tenancy {
             return Ok(Some(owner));
         }
         let generation = self.keys.generation();
-        let Some(location) = self.store.get(Keyspace::ApiKeyHashes, &hash.0).await? else {
+        let Some(record) = self.tenants.key_by_hash(&hash.0).await? else {
             return Ok(None);
         };
-        let Some(bytes) = self.store.get(Keyspace::ApiKeys, &location).await? else {
-            return Ok(None);
-        };
-        let record: ApiKeyRecord = decode(Keyspace::ApiKeys, &bytes)?;
         let stored = hex::decode(&record.hash)
             .ok()
             .and_then(|raw| <[u8; 32]>::try_from(raw.as_slice()).ok().map(KeyHash));
@@ -398,18 +355,6 @@ fn new_key(tenant_id: &TenantId, kind: KeyKind) -> IssuedKey {
         revoked_ms: None,
     };
     IssuedKey { record, key }
-}
-
-/// Writes a key record and its hash index entry.
-fn put_key(batch: &mut WriteBatch, record: &ApiKeyRecord) -> Result<(), StoreError> {
-    let location = tenant_key(record.tenant_id.as_str(), record.key_id.as_bytes());
-    let hash = hex::decode(&record.hash).map_err(|error| StoreError::Corrupt {
-        keyspace: Keyspace::ApiKeys.tree_name(),
-        detail: error.to_string(),
-    })?;
-    batch.put(Keyspace::ApiKeyHashes, hash, location.clone());
-    batch.put(Keyspace::ApiKeys, location, encode(record)?);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,13 @@ pub mod click_events;
 pub mod click_ids;
 pub mod events;
 pub mod identities;
+pub mod ip_activity;
 pub mod signals;
+pub mod signing_keys;
+pub mod smart_urls;
+pub mod tenant_lists;
+pub mod tenants;
+pub mod verify_memory;
 
 use serde::de::DeserializeOwned;
 
@@ -22,7 +28,13 @@ pub use click_events::{ClickEvents, EventPage};
 pub use click_ids::ClickIds;
 pub use events::{EventFilter, EventLog};
 pub use identities::Identities;
+pub use ip_activity::IpActivity;
 pub use signals::Signals;
+pub use signing_keys::Keyring;
+pub use smart_urls::SmartUrlLinks;
+pub use tenant_lists::TenantListEntries;
+pub use tenants::Tenants;
+pub use verify_memory::VerifyMemory;
 
 use super::{Keyspace, Store, StoreError, decode, tenant_key, tenant_prefix};
 use crate::tenancy::TenantId;
