@@ -3,9 +3,10 @@
 //! [`VisitorContext`] and the tenant's [`BlockerSettings`].
 
 use crate::{
+    engine::reason::Reason,
     intel::{
         IpFacts,
-        ip_lists::ListKind,
+        facts::Anonymizer,
         threat_url::UrlFacts,
         user_agent::{DeviceType, UaFacts},
     },
@@ -108,13 +109,15 @@ pub struct VisitorContext {
     pub invalid_keyname: bool,
 }
 
-/// The deciding reason and the evidence behind it.
+/// The deciding DetectActivity reason and the rule behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// The reason.
+    /// The DetectActivity reason.
     pub activity: DetectActivity,
-    /// Human-readable evidence, empty for VISITOR.
-    pub evidence: String,
+    /// The rule that decided (its name is the tenant's switch for it, `visitor` when none
+    /// matched), scored 100 when it keeps the visitor out; its details are the evidence, empty
+    /// for VISITOR.
+    pub reason: Reason,
 }
 
 /// A rule: the evidence when it matches.
@@ -122,71 +125,85 @@ type Rule = fn(&VisitorContext, &BlockerSettings) -> Option<String>;
 /// The tenant switch that enables a rule.
 type Switch = fn(&BlockerSettings) -> bool;
 
-/// The rules in decision order, with the switch that enables each.
-const RULES: &[(DetectActivity, Switch, Rule)] = &[
+/// The rules in decision order, each with its stable name (the name of the switch in
+/// `BlockerReasons`) and the switch that enables it.
+const RULES: &[(DetectActivity, &str, Switch, Rule)] = &[
     (
         DetectActivity::AllowByWhitelistIp,
+        "whitelist_ip",
         |s| s.reasons.whitelist_ip,
         whitelist_ip,
     ),
     (
         DetectActivity::BlockByBlacklistIp,
+        "blacklist_ip",
         |s| s.reasons.blacklist_ip,
         blacklist_ip,
     ),
     (
         DetectActivity::BlockByIpDatabase,
+        "ip_database",
         |s| s.reasons.ip_database,
         ip_database,
     ),
     (
         DetectActivity::BlockByMaliciousActivity,
+        "malicious_activity",
         |s| s.reasons.malicious_activity,
         malicious_activity,
     ),
     (
         DetectActivity::BlockByHostnameDatabase,
+        "hostname_database",
         |s| s.reasons.hostname_database,
         hostname_database,
     ),
     (
         DetectActivity::BlockByProxyVpnTor,
+        "proxy_vpn_tor",
         |s| s.reasons.proxy_vpn_tor,
         proxy_vpn_tor,
     ),
     (
         DetectActivity::BlockByCountry,
+        "country",
         |s| s.reasons.country,
         country,
     ),
     (
         DetectActivity::BlockByIpNonIsp,
+        "ip_non_isp",
         |s| s.reasons.ip_non_isp,
         ip_non_isp,
     ),
     (
         DetectActivity::BlockBySpiderCrawler,
+        "spider_crawler",
         |s| s.reasons.spider_crawler,
         spider_crawler,
     ),
     (
         DetectActivity::BlockByThreatUrl,
+        "threat_url",
         |s| s.reasons.threat_url,
         threat_url,
     ),
     // Smart URLs only; it cannot be switched off: an unknown link has nowhere to send anyone.
     (
         DetectActivity::BlockByInvalidKeyname,
+        "invalid_keyname",
         |_| true,
         invalid_keyname,
     ),
     (
         DetectActivity::BlockByDeviceDesktop,
+        "device_desktop",
         |s| s.reasons.device_desktop,
         device_desktop,
     ),
     (
         DetectActivity::BlockByDeviceMobile,
+        "device_mobile",
         |s| s.reasons.device_mobile,
         device_mobile,
     ),
@@ -194,20 +211,28 @@ const RULES: &[(DetectActivity, Switch, Rule)] = &[
 
 /// Decides the visitor's reason: the first enabled rule that matches, else VISITOR.
 pub fn decide(context: &VisitorContext, settings: &BlockerSettings) -> Decision {
-    for (activity, enabled, rule) in RULES {
+    for (activity, name, enabled, rule) in RULES {
         if !enabled(settings) {
             continue;
         }
-        if let Some(evidence) = rule(context, settings) {
+        if let Some(details) = rule(context, settings) {
             return Decision {
                 activity: *activity,
-                evidence,
+                reason: Reason {
+                    rule: name,
+                    score: if activity.blocks() { 100 } else { 0 },
+                    details,
+                },
             };
         }
     }
     Decision {
         activity: DetectActivity::Visitor,
-        evidence: String::new(),
+        reason: Reason {
+            rule: "visitor",
+            score: 0,
+            details: String::new(),
+        },
     }
 }
 
@@ -232,8 +257,7 @@ fn blacklist_ip(context: &VisitorContext, _: &BlockerSettings) -> Option<String>
 fn ip_database(context: &VisitorContext, _: &BlockerSettings) -> Option<String> {
     context
         .ip
-        .lists
-        .get(ListKind::Reputation)
+        .reputation()
         .map(|label| format!("on reputation list {label}"))
 }
 
@@ -256,21 +280,14 @@ fn proxy_vpn_tor(context: &VisitorContext, settings: &BlockerSettings) -> Option
     if trusted_crawler(context, settings) {
         return None;
     }
-    let lists = &context.ip.lists;
-    if let Some(label) = lists.get(ListKind::Tor) {
-        return Some(format!("Tor exit ({label})"));
-    }
-    if let Some(label) = lists.get(ListKind::Vpn) {
-        return Some(format!("VPN ({label})"));
-    }
-    if let Some(label) = lists.get(ListKind::Proxy) {
-        return Some(format!("proxy ({label})"));
-    }
-    context
-        .ip
-        .geo
-        .is_anonymous_proxy
-        .then(|| "anonymous proxy (GeoIP)".to_string())
+    let found = context.ip.anonymity()?;
+    let source = &found.source;
+    Some(match found.kind {
+        Anonymizer::Tor => format!("Tor exit ({source})"),
+        Anonymizer::Vpn => format!("VPN ({source})"),
+        Anonymizer::Proxy => format!("proxy ({source})"),
+        Anonymizer::GeoIpAnonymousProxy => "anonymous proxy (GeoIP)".to_string(),
+    })
 }
 
 fn country(context: &VisitorContext, settings: &BlockerSettings) -> Option<String> {
@@ -289,9 +306,8 @@ fn ip_non_isp(context: &VisitorContext, settings: &BlockerSettings) -> Option<St
     }
     context
         .ip
-        .lists
-        .get(ListKind::Datacenter)
-        .map(|label| format!("datacenter range ({label})"))
+        .datacenter()
+        .map(|datacenter| format!("datacenter range ({datacenter})"))
 }
 
 fn spider_crawler(context: &VisitorContext, settings: &BlockerSettings) -> Option<String> {
@@ -337,7 +353,7 @@ mod tests {
     use super::*;
     use crate::intel::{
         geo::GeoFacts,
-        ip_lists::{IpListTables, ListMatches, parse_range},
+        ip_lists::{IpListTables, ListKind, ListMatches, parse_range},
         threat_url::ThreatKind,
     };
 
@@ -405,7 +421,7 @@ mod tests {
         settings.reasons.ip_database = false;
         let decision = decide(&both, &settings);
         assert_eq!(decision.activity, DetectActivity::BlockByProxyVpnTor);
-        assert_eq!(decision.evidence, "Tor exit (tor)");
+        assert_eq!(decision.reason.details, "Tor exit (tor)");
         settings.reasons.proxy_vpn_tor = false;
         assert_eq!(
             decide(&both, &settings).activity,
@@ -450,9 +466,9 @@ mod tests {
         let decision = decide(&crawler, &BlockerSettings::default());
         assert_eq!(decision.activity, DetectActivity::BlockBySpiderCrawler);
         assert!(
-            decision.evidence.starts_with("fake crawler"),
+            decision.reason.details.starts_with("fake crawler"),
             "{}",
-            decision.evidence
+            decision.reason.details
         );
     }
 
@@ -472,6 +488,74 @@ mod tests {
             decide(&context(), &settings).activity,
             DetectActivity::BlockByDeviceDesktop
         );
+    }
+
+    /// A context that fires `rule` (and no rule before it, with every switch on).
+    fn firing(rule: &str) -> VisitorContext {
+        let mut context = context();
+        match rule {
+            "whitelist_ip" => context.whitelisted = true,
+            "blacklist_ip" => context.blacklisted = true,
+            "ip_database" => context.ip.lists = on_lists(&[ListKind::Reputation]),
+            "malicious_activity" => context.malicious_until_ms = Some(1),
+            "hostname_database" => {
+                context.ip.hostname = Some("vps1.hosting.example".into());
+                context.ip.hostname_match = Some("vps".into());
+            }
+            "proxy_vpn_tor" => context.ip.geo.is_anonymous_proxy = true,
+            "country" => context.ip.geo.country_code = "KP".into(),
+            "ip_non_isp" => context.ip.lists = on_lists(&[ListKind::Datacenter]),
+            "spider_crawler" => {
+                context.ua.is_bot = true;
+                context.ua.bot_evidence = "bot pattern: curl".into();
+            }
+            "threat_url" => {
+                context.url = UrlFacts {
+                    threat: Some(ThreatKind::ScannerProbe),
+                    evidence: "probe: /.env".into(),
+                }
+            }
+            "invalid_keyname" => context.invalid_keyname = true,
+            "device_desktop" => context.ua.device = DeviceType::Desktop,
+            "device_mobile" => context.ua.device = DeviceType::Mobile,
+            other => panic!("no context for {other}"),
+        }
+        if rule != "device_desktop" {
+            context.ua.device = DeviceType::Mobile;
+        }
+        context
+    }
+
+    #[test]
+    fn every_rule_decides_under_its_name_when_it_alone_matches() {
+        let mut settings = BlockerSettings {
+            blocked_countries: vec!["KP".into()],
+            ..BlockerSettings::default()
+        };
+        settings.reasons.device_mobile = true;
+        for (activity, name, _, _) in RULES {
+            let mut settings = settings.clone();
+            // Desktop and mobile cannot both be on for a test of one of them.
+            if *name == "device_desktop" {
+                settings.reasons.device_desktop = true;
+                settings.reasons.device_mobile = false;
+            }
+            let decision = decide(&firing(name), &settings);
+            assert_eq!(decision.activity, *activity, "{name}");
+            assert_eq!(decision.reason.rule, *name);
+            assert!(!decision.reason.details.is_empty(), "{name} gives evidence");
+            let expected = if activity.blocks() { 100 } else { 0 };
+            assert_eq!(decision.reason.score, expected, "{name}");
+        }
+        let visitor = decide(&context(), &BlockerSettings::default());
+        assert_eq!((visitor.reason.rule, visitor.reason.score), ("visitor", 0));
+    }
+
+    #[test]
+    fn a_geoip_anonymous_proxy_counts_as_a_proxy() {
+        let decision = decide(&firing("proxy_vpn_tor"), &BlockerSettings::default());
+        assert_eq!(decision.activity, DetectActivity::BlockByProxyVpnTor);
+        assert_eq!(decision.reason.details, "anonymous proxy (GeoIP)");
     }
 
     #[test]

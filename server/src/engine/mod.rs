@@ -3,6 +3,7 @@
 //! here and in `intel`, nowhere else.
 
 pub mod clicks;
+pub mod context;
 pub mod counters;
 pub mod detect_activity;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod locks;
 pub mod malicious;
+pub mod reason;
 pub mod signing_keys;
 pub mod smart_urls;
 pub mod tenant_lists;
@@ -17,12 +19,14 @@ pub mod verification;
 
 pub use error::EngineError;
 pub use ids::{InvalidId, VisitorId};
+pub use reason::Reason;
 
 use std::{net::IpAddr, sync::Arc};
 
 use crate::{
     intel::{Intel, IpFacts, ip_lists::canonical, threat_url::UrlFacts, user_agent::UaFacts},
-    store::{Store, StoreError, repositories::IpActivity},
+    store::repositories::IpActivity,
+    store::{Store, StoreError},
     tenancy::{BlockerSettings, TenantId, TenantSettings},
     time::now_ms,
     webhooks::Webhooks,
@@ -30,6 +34,7 @@ use crate::{
 
 use self::{
     clicks::ClickEngine,
+    context::Enricher,
     detect_activity::{CrawlerCheck, Decision, VisitorContext, decide},
     identity::IdentityEngine,
     signing_keys::SigningKeys,
@@ -88,6 +93,7 @@ impl VisitorVerdict {
 /// The engine and what it needs.
 pub struct Engine {
     store: Arc<dyn Store>,
+    enricher: Enricher,
     ip_activity: IpActivity,
     /// Tenant-independent intelligence.
     pub intel: Arc<Intel>,
@@ -118,6 +124,7 @@ impl Engine {
             signing_keys: SigningKeys::new(store.clone()),
             verifier: Verifier::new(store.clone()),
             webhooks,
+            enricher: Enricher::new(intel.clone()),
             ip_activity: IpActivity::new(store.clone()),
             store,
             intel,
@@ -134,10 +141,10 @@ impl Engine {
         let now = now_ms();
         let ip = canonical(query.ip);
         // enrich
-        let ua = self.intel.user_agents.classify(&query.user_agent);
-        let url = self.intel.threats.inspect(&query.url);
-        let ip_facts = self.intel.ip_facts(ip, true).await;
-        let crawler = self.check_crawler(&ua, &ip_facts).await;
+        let facts = self
+            .enricher
+            .visitor(ip, &query.user_agent, &query.url)
+            .await;
         let lists = self.tenant_lists.tables(tenant).await?;
         let whitelisted = lists.whitelist.get(ip).is_some();
         let context = VisitorContext {
@@ -146,10 +153,10 @@ impl Engine {
             malicious_until_ms: malicious::blocked_until(&self.ip_activity, tenant, ip, now)
                 .await?,
             invalid_keyname: query.invalid_keyname,
-            ip: ip_facts,
-            ua,
-            url,
-            crawler,
+            ip: facts.ip,
+            ua: facts.ua,
+            url: facts.url,
+            crawler: facts.crawler,
         };
         // rules
         let decision = decide(&context, settings);
@@ -189,29 +196,5 @@ impl Engine {
         self.verifier
             .verify(&self.signing_keys, tenant, settings, request, now_ms())
             .await
-    }
-
-    /// A user agent that claims a known crawler is verified only when the IP's hostname belongs
-    /// to that crawler and resolves back to the IP (forward-confirmed reverse DNS).
-    async fn check_crawler(&self, ua: &UaFacts, ip: &IpFacts) -> CrawlerCheck {
-        let Some(claimed) = ua.claimed_crawler else {
-            return CrawlerCheck::NotClaimed;
-        };
-        let address = ip.ip;
-        let Some(hostname) = ip.hostname.clone() else {
-            return CrawlerCheck::Unverified;
-        };
-        let owned = claimed.hostname_suffixes.iter().any(|suffix| {
-            let domain = suffix.trim_start_matches('.');
-            hostname.as_ref() == domain
-                || hostname
-                    .strip_suffix(domain)
-                    .is_some_and(|rest| rest.ends_with('.'))
-        });
-        if owned && self.intel.rdns.confirms(address, hostname).await {
-            CrawlerCheck::Verified
-        } else {
-            CrawlerCheck::Unverified
-        }
     }
 }

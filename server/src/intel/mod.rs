@@ -4,6 +4,7 @@
 //! Everything is in memory; the only I/O on the request path is the optional, cached and
 //! time-limited reverse DNS.
 
+pub mod facts;
 pub mod geo;
 pub mod hostnames;
 pub mod ip_lists;

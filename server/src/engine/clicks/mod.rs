@@ -22,6 +22,7 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 use rand::RngCore;
 
 use crate::{
+    engine::context::{Enricher, Observed},
     engine::locks::Stripes,
     engine::{EngineError, VisitorId},
     intel::Intel,
@@ -137,7 +138,7 @@ pub struct ClickEngine {
     events: ClickEvents,
     click_ids: ClickIds,
     decisions: ClickDecisions,
-    intel: Arc<Intel>,
+    enricher: Enricher,
     locks: Stripes,
 }
 
@@ -205,7 +206,7 @@ impl ClickEngine {
             click_ids: ClickIds::new(store.clone()),
             decisions: ClickDecisions::new(store.clone()),
             store,
-            intel,
+            enricher: Enricher::new(intel),
             locks: Stripes::new(),
         }
     }
@@ -383,18 +384,22 @@ impl ClickEngine {
             .map(|event| event.time_ms)
             .max()
             .unwrap_or(latest.time_ms);
-        // enrich
+        // enrich: the latest IP and user agent the visitor was seen with
         let latest_ip = latest_ip(events);
-        let ip_facts = match latest_ip {
-            Some(ip) => Some(self.intel.ip_facts(ip, false).await),
-            None => None,
-        };
         let user_agent = events
             .iter()
             .rev()
             .map(|event| event.user_agent.as_str())
-            .find(|ua| !ua.is_empty());
-        let ua_facts = user_agent.map(|ua| self.intel.user_agents.classify(ua));
+            .find(|ua| !ua.is_empty())
+            .unwrap_or_default();
+        let context = self
+            .enricher
+            .enrich(Observed {
+                ip: latest_ip,
+                user_agent,
+                ..Observed::default()
+            })
+            .await;
         let mut click_id_sharers = 0;
         let mut seen = std::collections::BTreeSet::new();
         for event in events {
@@ -431,8 +436,8 @@ impl ClickEngine {
         // rules
         let fired = fire(&VisitorHistory {
             events,
-            ip: ip_facts.as_ref(),
-            ua: ua_facts.as_ref(),
+            ip: context.ip.as_ref(),
+            ua: context.ua.as_ref(),
             click_id_sharers,
             ip_repeat_clicks,
             settings,

@@ -3,22 +3,13 @@
 //! human-readable evidence; the decision sums them.
 
 use crate::{
-    intel::{IpFacts, ip_lists::ListKind, user_agent::UaFacts},
+    intel::{IpFacts, user_agent::UaFacts},
     tenancy::ClickRuleSettings,
 };
 
 use super::records::{ClickEvent, ClickKind};
 
-/// One rule that fired.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reason {
-    /// The stable rule name.
-    pub rule: &'static str,
-    /// Points added to the score.
-    pub score: i32,
-    /// Evidence, for example "15 clicks in 60s".
-    pub details: String,
-}
+pub use crate::engine::reason::Reason;
 
 /// Every rule name with its default points, in the order reasons are reported when tied.
 ///
@@ -176,14 +167,12 @@ fn rapid_clicks(history: &VisitorHistory<'_>) -> Option<String> {
 }
 
 fn tor_or_vpn(history: &VisitorHistory<'_>) -> Option<String> {
-    let lists = &history.ip?.lists;
-    if let Some(label) = lists.get(ListKind::Tor) {
-        return Some(format!("Tor exit ({label})"));
-    }
-    lists
-        .get(ListKind::Vpn)
-        .or_else(|| lists.get(ListKind::Proxy))
-        .map(|label| format!("VPN or proxy ({label})"))
+    let found = history.ip?.anonymity()?;
+    Some(if found.is_tor() {
+        format!("Tor exit ({})", found.source)
+    } else {
+        format!("VPN or proxy ({})", found.source)
+    })
 }
 
 fn gclid_reuse(history: &VisitorHistory<'_>) -> Option<String> {
@@ -197,13 +186,8 @@ fn gclid_reuse(history: &VisitorHistory<'_>) -> Option<String> {
 }
 
 fn datacenter_ip(history: &VisitorHistory<'_>) -> Option<String> {
-    let ip = history.ip?;
-    if let Some(label) = ip.lists.get(ListKind::Datacenter) {
-        return Some(format!("{} IP range", label.to_uppercase()));
-    }
-    ip.hostname_match
-        .as_ref()
-        .map(|pattern| format!("Hosting hostname ({pattern})"))
+    let datacenter = history.ip?.datacenter()?;
+    Some(format!("{} IP range", datacenter.source.to_uppercase()))
 }
 
 fn no_js(history: &VisitorHistory<'_>) -> Option<String> {
@@ -291,6 +275,10 @@ fn geo_mismatch(history: &VisitorHistory<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intel::{
+        geo::GeoFacts,
+        ip_lists::{IpListTables, ListKind, parse_range},
+    };
 
     fn event(kind: ClickKind, time_ms: i64) -> ClickEvent {
         ClickEvent {
@@ -388,6 +376,132 @@ mod tests {
         let reasons = evaluate(&history(std::slice::from_ref(&click), &settings));
         assert_eq!(rules(&reasons), vec!["no_js"]);
         assert_eq!(reasons[0].score, 7);
+    }
+
+    fn listed(kind: ListKind, label: &str) -> IpFacts {
+        let mut tables = IpListTables::empty();
+        tables.insert(kind, parse_range("192.0.2.1").unwrap(), label);
+        let ip = "192.0.2.1".parse().unwrap();
+        IpFacts {
+            ip,
+            geo: GeoFacts::default(),
+            lists: tables.lookup(ip),
+            hostname: None,
+            hostname_match: None,
+        }
+    }
+
+    #[test]
+    fn the_network_rules_read_the_shared_ip_facts() {
+        let settings = ClickRuleSettings::default();
+        let mut view = event(ClickKind::PageView, 0);
+        view.time_on_page_ms = Some(45_000);
+        let events = [view, event(ClickKind::Click, 40_000)];
+        let fired = |ip: &IpFacts| {
+            let mut history = history(&events, &settings);
+            history.ip = Some(ip);
+            evaluate(&history)
+        };
+        let tor = fired(&listed(ListKind::Tor, "exits"));
+        assert_eq!(rules(&tor), vec!["tor_or_vpn"]);
+        assert_eq!(tor[0].details, "Tor exit (exits)");
+        let proxy = fired(&listed(ListKind::Proxy, "open"));
+        assert_eq!(proxy[0].details, "VPN or proxy (open)");
+        // The GeoIP database's anonymous-proxy flag counts as it does for the visitor check.
+        let mut flagged = listed(ListKind::Reputation, "firehol");
+        flagged.geo.is_anonymous_proxy = true;
+        assert_eq!(fired(&flagged)[0].details, "VPN or proxy (GeoIP)");
+        let datacenter = fired(&listed(ListKind::Datacenter, "aws"));
+        assert_eq!(rules(&datacenter), vec!["datacenter_ip"]);
+        assert_eq!(datacenter[0].details, "AWS IP range");
+    }
+
+    #[test]
+    fn bots_shared_click_ids_repeat_clicks_and_time_zones() {
+        let settings = ClickRuleSettings::default();
+        let mut view = event(ClickKind::PageView, 0);
+        view.time_on_page_ms = Some(45_000);
+        view.timezone = "America/New_York".into();
+        let events = [view, event(ClickKind::Click, 40_000)];
+        let bot = UaFacts {
+            is_bot: true,
+            is_automation: true,
+            bot_evidence: "automation: HeadlessChrome".into(),
+            claimed_crawler: None,
+            browser: String::new(),
+            browser_version: String::new(),
+            os: String::new(),
+            os_version: String::new(),
+            device: crate::intel::user_agent::DeviceType::Desktop,
+        };
+        let mut london = listed(ListKind::Reputation, "none");
+        london.geo.timezone = "Europe/London".into();
+        london.geo.country_code = "GB".into();
+        let history = VisitorHistory {
+            events: &events,
+            ip: Some(&london),
+            ua: Some(&bot),
+            click_id_sharers: 2,
+            ip_repeat_clicks: 3,
+            settings: &settings,
+        };
+        let reasons = evaluate(&history);
+        for rule in [
+            "bot_user_agent",
+            "gclid_reuse",
+            "repeat_clicks",
+            "geo_mismatch",
+        ] {
+            assert!(rules(&reasons).contains(&rule), "{rule} in {reasons:?}");
+        }
+        let find = |rule: &str| {
+            reasons
+                .iter()
+                .find(|reason| reason.rule == rule)
+                .map(|reason| reason.details.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            find("bot_user_agent"),
+            "Bot user agent (automation: HeadlessChrome)"
+        );
+        assert_eq!(find("gclid_reuse"), "Click id seen from 2 visitors or IPs");
+        assert_eq!(find("repeat_clicks"), "3 clicks on the same ad");
+        assert_eq!(
+            find("geo_mismatch"),
+            "Browser time zone America/New_York, IP in GB (Europe/London)"
+        );
+    }
+
+    #[test]
+    fn every_rule_is_named_and_weighted() {
+        for (rule, _) in RULES {
+            assert_eq!(rule_named(rule), Some(*rule));
+            assert!(
+                DEFAULT_WEIGHTS.iter().any(|(name, _)| name == rule),
+                "{rule} has a default weight"
+            );
+        }
+        assert_eq!(rule_named("retired_rule"), None);
+    }
+
+    #[test]
+    fn fired_rules_are_weighed_when_read() {
+        let fired = vec![
+            Fired {
+                rule: "no_js",
+                details: "JavaScript did not run".into(),
+            },
+            Fired {
+                rule: "honeypot",
+                details: "Clicked hidden link".into(),
+            },
+        ];
+        let mut settings = ClickRuleSettings::default();
+        let reasons = weigh(&fired, &settings);
+        assert_eq!(rules(&reasons), vec!["honeypot", "no_js"]);
+        settings.weights.insert("honeypot".into(), 0);
+        assert_eq!(rules(&weigh(&fired, &settings)), vec!["no_js"]);
     }
 
     #[test]

@@ -13,8 +13,12 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    engine::{EngineError, locks::Stripes},
-    intel::{Intel, IpFacts, ip_lists::ListKind},
+    engine::{
+        EngineError,
+        context::{Enricher, Observed},
+        locks::Stripes,
+    },
+    intel::{Intel, IpFacts},
     store::{
         Store, StoreError, WriteBatch, encode,
         repositories::{Approvals, Bans, EventFilter, EventLog, Identities, Signals},
@@ -122,7 +126,7 @@ pub struct IdentityEngine {
     events: EventLog,
     bans: Bans,
     approvals: Approvals,
-    intel: Arc<Intel>,
+    enricher: Enricher,
     webhooks: Arc<Webhooks>,
     idempotency_locks: Stripes,
     user_locks: Stripes,
@@ -139,7 +143,7 @@ impl IdentityEngine {
             bans: Bans::new(store.clone()),
             approvals: Approvals::new(store.clone()),
             store,
-            intel,
+            enricher: Enricher::new(intel),
             webhooks,
             idempotency_locks: Stripes::new(),
             user_locks: Stripes::new(),
@@ -199,10 +203,14 @@ impl IdentityEngine {
         let signal_id = new_id("sig", started_ms);
 
         // enrich
-        let ip_facts = match input.ip {
-            Some(ip) => Some(self.intel.ip_facts(ip, false).await),
-            None => None,
-        };
+        let ip_facts = self
+            .enricher
+            .enrich(Observed {
+                ip: input.ip,
+                ..Observed::default()
+            })
+            .await
+            .ip;
         let location = input
             .location
             .map(|(lat, lon)| (lat, lon, "device"))
@@ -291,13 +299,13 @@ impl IdentityEngine {
                 level: finding.level,
                 signals: vec![signal_ref.clone()],
                 recommendation: finding.recommendation,
-                details: finding.details.clone(),
+                details: finding.reason.details.clone(),
                 created_ms: started_ms,
                 approval_id: None,
             };
             immediate_results.push(ImmediateResult {
                 kind: finding.immediate,
-                details: finding.details,
+                details: finding.reason.details,
                 event_id: Some(event.event_id.clone()),
                 ban: None,
             });
@@ -957,8 +965,9 @@ fn update_identity(
     }
     if let Some(facts) = ip {
         let address = facts.ip.to_string();
-        let tor = facts.lists.contains(ListKind::Tor);
-        let vpn = facts.lists.contains(ListKind::Vpn) || facts.lists.contains(ListKind::Proxy);
+        let anonymity = facts.anonymity();
+        let tor = anonymity.as_ref().is_some_and(|found| found.is_tor());
+        let vpn = anonymity.is_some_and(|found| !found.is_tor());
         match identity.ips.iter_mut().find(|seen| seen.ip == address) {
             Some(seen) => {
                 seen.last_seen_ms = seen.last_seen_ms.max(time_ms);

@@ -1,10 +1,7 @@
 //! The identity rules: small, pure functions over an identity's history and one new signal,
 //! each raising an event (and an immediate result) when it fires. Thresholds are the tenant's.
 
-use crate::{
-    intel::{IpFacts, ip_lists::ListKind},
-    tenancy::IdentityRuleSettings,
-};
+use crate::{engine::reason::Reason, intel::IpFacts, tenancy::IdentityRuleSettings};
 
 use super::records::{
     BanAction, DeviceInfo, EnvRisk, EventLevel, EventType, IdentityRecord, ImmediateKind,
@@ -42,7 +39,8 @@ pub struct RuleInput<'a> {
     pub settings: &'a IdentityRuleSettings,
 }
 
-/// A rule that fired.
+/// A rule that fired: the event it raises, and its [`Reason`] (its score is the risk points
+/// the event adds to the identity).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     /// The event to raise.
@@ -51,28 +49,55 @@ pub struct Finding {
     pub level: EventLevel,
     /// What to do.
     pub recommendation: Recommendation,
-    /// Evidence.
-    pub details: String,
     /// The immediate result to answer.
     pub immediate: ImmediateKind,
+    /// The rule, its points and its evidence.
+    pub reason: Reason,
 }
+
+/// What a rule raises, before it is named.
+struct Raised {
+    event_type: EventType,
+    level: EventLevel,
+    recommendation: Recommendation,
+    details: String,
+    immediate: ImmediateKind,
+}
+
+type Rule = fn(&RuleInput<'_>) -> Option<Raised>;
+
+/// Every rule, by its stable name.
+const RULES: &[(&str, Rule)] = &[
+    ("new_device", new_device),
+    ("impossible_travel", impossible_travel),
+    ("tor_or_vpn", tor_or_vpn),
+    ("shared_device", shared_device),
+    ("velocity", velocity),
+    ("device_risk", device_risk),
+];
 
 /// Runs every rule.
 pub fn evaluate(input: &RuleInput<'_>) -> Vec<Finding> {
-    [
-        new_device,
-        impossible_travel,
-        tor_or_vpn,
-        shared_device,
-        velocity,
-        device_risk,
-    ]
-    .iter()
-    .filter_map(|rule| rule(input))
-    .collect()
+    RULES
+        .iter()
+        .filter_map(|(rule, check)| {
+            let raised = check(input)?;
+            Some(Finding {
+                event_type: raised.event_type,
+                level: raised.level,
+                recommendation: raised.recommendation,
+                immediate: raised.immediate,
+                reason: Reason {
+                    rule,
+                    score: raised.level.risk_points(),
+                    details: raised.details,
+                },
+            })
+        })
+        .collect()
 }
 
-fn new_device(input: &RuleInput<'_>) -> Option<Finding> {
+fn new_device(input: &RuleInput<'_>) -> Option<Raised> {
     let device = input.signal.device?;
     let known = input
         .before
@@ -83,7 +108,7 @@ fn new_device(input: &RuleInput<'_>) -> Option<Finding> {
     if !input.settings.new_device_events || known || input.before.devices.is_empty() {
         return None;
     }
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::NewDevice,
         level: EventLevel::Low,
         recommendation: Recommendation::None,
@@ -105,7 +130,7 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
-fn impossible_travel(input: &RuleInput<'_>) -> Option<Finding> {
+fn impossible_travel(input: &RuleInput<'_>) -> Option<Raised> {
     let here = input.signal.location?;
     let last = input.before.locations.last()?;
     let km = haversine_km((last.latitude, last.longitude), here);
@@ -122,7 +147,7 @@ fn impossible_travel(input: &RuleInput<'_>) -> Option<Finding> {
         return None;
     }
     let minutes = (hours * 60.0).round();
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::ImpossibleTravel,
         level: EventLevel::High,
         recommendation: Recommendation::Review,
@@ -131,38 +156,35 @@ fn impossible_travel(input: &RuleInput<'_>) -> Option<Finding> {
     })
 }
 
-fn tor_or_vpn(input: &RuleInput<'_>) -> Option<Finding> {
+fn tor_or_vpn(input: &RuleInput<'_>) -> Option<Raised> {
     let ip = input.signal.ip?;
-    if let Some(label) = ip.lists.get(ListKind::Tor) {
-        return Some(Finding {
+    let found = ip.anonymity()?;
+    if found.is_tor() {
+        return Some(Raised {
             event_type: EventType::Tor,
             level: EventLevel::Medium,
             recommendation: Recommendation::Review,
-            details: format!("{} is a Tor exit ({label})", ip.ip),
+            details: format!("{} is a Tor exit ({})", ip.ip, found.source),
             immediate: ImmediateKind::Tor,
         });
     }
-    let label = ip
-        .lists
-        .get(ListKind::Vpn)
-        .or_else(|| ip.lists.get(ListKind::Proxy))?;
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::Vpn,
         level: EventLevel::Low,
         recommendation: Recommendation::None,
-        details: format!("{} is a VPN or proxy ({label})", ip.ip),
+        details: format!("{} is a VPN or proxy ({})", ip.ip, found.source),
         immediate: ImmediateKind::Vpn,
     })
 }
 
-fn shared_device(input: &RuleInput<'_>) -> Option<Finding> {
+fn shared_device(input: &RuleInput<'_>) -> Option<Raised> {
     let device = input.signal.device?;
     let limit = usize::try_from(input.settings.max_identities_per_device).unwrap_or(usize::MAX);
     // Raised when this identity pushes the device over the limit, not on every later signal.
     if !input.first_use_of_device || input.device_identities <= limit {
         return None;
     }
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::SharedDevice,
         level: EventLevel::High,
         recommendation: Recommendation::Ban {
@@ -177,7 +199,7 @@ fn shared_device(input: &RuleInput<'_>) -> Option<Finding> {
     })
 }
 
-fn velocity(input: &RuleInput<'_>) -> Option<Finding> {
+fn velocity(input: &RuleInput<'_>) -> Option<Raised> {
     let window_ms = i64::from(input.settings.velocity_window_seconds) * 1000;
     let since = input.signal.time_ms - window_ms;
     let in_window = input
@@ -192,7 +214,7 @@ fn velocity(input: &RuleInput<'_>) -> Option<Finding> {
     if in_window != limit + 1 {
         return None;
     }
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::SignalVelocity,
         level: EventLevel::Medium,
         recommendation: Recommendation::Review,
@@ -204,7 +226,7 @@ fn velocity(input: &RuleInput<'_>) -> Option<Finding> {
     })
 }
 
-fn device_risk(input: &RuleInput<'_>) -> Option<Finding> {
+fn device_risk(input: &RuleInput<'_>) -> Option<Raised> {
     let device = input.signal.device?;
     if device.env_risks.is_empty() {
         return None;
@@ -229,7 +251,7 @@ fn device_risk(input: &RuleInput<'_>) -> Option<Finding> {
             EnvRisk::Crawler => "crawler",
         })
         .collect();
-    Some(Finding {
+    Some(Raised {
         event_type: EventType::DeviceRisk,
         level: if serious {
             EventLevel::High
@@ -324,7 +346,11 @@ mod tests {
         facts.signal.location = Some((-33.87, 151.21));
         let found = evaluate(&facts);
         assert_eq!(found[0].event_type, EventType::ImpossibleTravel);
-        assert!(found[0].details.starts_with("160"), "{}", found[0].details);
+        assert!(
+            found[0].reason.details.starts_with("160"),
+            "{}",
+            found[0].reason.details
+        );
         facts.signal.time_ms += 23 * 3_600_000;
         assert!(evaluate(&facts).is_empty());
     }
@@ -359,6 +385,68 @@ mod tests {
         assert!(evaluate(&facts).is_empty());
         facts.device_identities = 3;
         assert_eq!(evaluate(&facts)[0].event_type, EventType::SharedDevice);
+    }
+
+    #[test]
+    fn tor_vpn_and_geoip_anonymous_proxies_raise_their_events() {
+        use crate::intel::{
+            geo::GeoFacts,
+            ip_lists::{IpListTables, ListKind, parse_range},
+        };
+        let settings = IdentityRuleSettings::default();
+        let before = identity();
+        let facts = |kind: Option<ListKind>, anonymous_proxy: bool| {
+            let mut tables = IpListTables::empty();
+            if let Some(kind) = kind {
+                tables.insert(kind, parse_range("192.0.2.1").unwrap(), "list");
+            }
+            let ip = "192.0.2.1".parse().unwrap();
+            IpFacts {
+                ip,
+                geo: GeoFacts {
+                    is_anonymous_proxy: anonymous_proxy,
+                    ..GeoFacts::default()
+                },
+                lists: tables.lookup(ip),
+                hostname: None,
+                hostname_match: None,
+            }
+        };
+        for (ip, event_type, details) in [
+            (
+                facts(Some(ListKind::Tor), false),
+                EventType::Tor,
+                "192.0.2.1 is a Tor exit (list)",
+            ),
+            (
+                facts(Some(ListKind::Vpn), false),
+                EventType::Vpn,
+                "192.0.2.1 is a VPN or proxy (list)",
+            ),
+            (
+                facts(None, true),
+                EventType::Vpn,
+                "192.0.2.1 is a VPN or proxy (GeoIP)",
+            ),
+        ] {
+            let found = evaluate(&RuleInput {
+                before: &before,
+                signal: SignalFacts {
+                    time_ms: 1,
+                    device: None,
+                    ip: Some(&ip),
+                    location: None,
+                },
+                device_identities: 0,
+                first_use_of_device: false,
+                settings: &settings,
+            });
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].event_type, event_type);
+            assert_eq!(found[0].reason.rule, "tor_or_vpn");
+            assert_eq!(found[0].reason.details, details);
+            assert_eq!(found[0].reason.score, found[0].level.risk_points());
+        }
     }
 
     #[test]
