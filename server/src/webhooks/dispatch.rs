@@ -14,11 +14,10 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use crate::telemetry::metrics;
 
 use super::{
-    DeliveryRecord, OutboxEntry, WebhookEndpoint, Webhooks, delivery_key, outbox_due_ms,
-    pending_key, put_outbox_entry, random_hex, signature_header, target,
+    DeliveryRecord, OutboxEntry, WebhookEndpoint, Webhooks, random_hex, signature_header, target,
 };
 use crate::{
-    store::{Keyspace, StoreError, WriteBatch, decode, encode},
+    store::{StoreError, WriteBatch, repositories::WebhookRecords},
     time::now_ms,
 };
 
@@ -118,45 +117,28 @@ impl Webhooks {
 
     /// How many deliveries wait in the outbox (counted up to [`DEPTH_COUNT_CAP`]).
     async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        let mut count = 0usize;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self
-                .store
-                .scan_prefix(Keyspace::WebhookOutbox, &[], after.as_deref(), 1000)
-                .await?;
-            count += page.len();
-            match page.last() {
-                Some((key, _)) if page.len() == 1000 && count < DEPTH_COUNT_CAP => {
-                    after = Some(key.clone());
-                }
-                _ => return Ok(i64::try_from(count).unwrap_or(i64::MAX)),
-            }
-        }
+        let count = self.records.depth(DEPTH_COUNT_CAP).await?;
+        Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 
     /// One round: scan the head of the outbox and deliver what is due.
     async fn round(self: Arc<Self>) -> Result<Round, StoreError> {
         let now = now_ms();
-        let head = self
-            .store
-            .scan_prefix(Keyspace::WebhookOutbox, &[], None, ROUND_SIZE)
-            .await?;
+        let head = self.records.head(ROUND_SIZE).await?;
         let mut next = Round::Empty;
         let mut due = Vec::new();
-        for (key, value) in head {
-            let due_ms = outbox_due_ms(&key);
-            if due_ms > now {
-                next = Round::NextAt(due_ms);
+        for queued in head {
+            if queued.due_ms > now {
+                next = Round::NextAt(queued.due_ms);
                 break;
             }
-            match decode::<OutboxEntry>(Keyspace::WebhookOutbox, &value) {
-                Ok(entry) => due.push((key, entry)),
+            match queued.entry {
+                Ok(entry) => due.push((queued.position, entry)),
                 Err(error) => {
                     // It can never be delivered; left in place it would block the head forever.
                     tracing::error!(%error, "dropping an unreadable webhook outbox entry");
                     let mut batch = WriteBatch::new();
-                    batch.delete(Keyspace::WebhookOutbox, key);
+                    WebhookRecords::unqueue(&mut batch, queued.position, None);
                     self.store.apply(batch).await?;
                 }
             }
@@ -195,8 +177,7 @@ impl Webhooks {
         else {
             // The endpoint was deleted (perhaps while this entry was in flight): drop the entry.
             let mut batch = WriteBatch::new();
-            batch.delete(Keyspace::WebhookOutbox, outbox_key);
-            batch.delete(Keyspace::WebhookPending, pending_key(&entry));
+            WebhookRecords::unqueue(&mut batch, outbox_key, Some(&entry));
             return self.store.apply(batch).await;
         };
         let attempt = entry.attempts.saturating_add(1);
@@ -226,22 +207,18 @@ impl Webhooks {
             next_attempt_ms,
         };
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::WebhookDeliveries,
-            delivery_key(&entry.tenant_id, &record),
-            encode(&record)?,
-        );
-        batch.delete(Keyspace::WebhookOutbox, outbox_key);
+        WebhookRecords::log_attempt(&mut batch, &entry.tenant_id, &record)?;
         if next_attempt_ms > 0 {
+            WebhookRecords::unqueue(&mut batch, outbox_key, None);
             let retry = OutboxEntry {
                 attempts: attempt,
                 first_attempt_ms,
                 ..entry.clone()
             };
             // Replaces the pending index entry too: same key, new outbox key.
-            put_outbox_entry(&mut batch, &retry, next_attempt_ms)?;
+            WebhookRecords::queue(&mut batch, &retry, next_attempt_ms)?;
         } else {
-            batch.delete(Keyspace::WebhookPending, pending_key(&entry));
+            WebhookRecords::unqueue(&mut batch, outbox_key, Some(&entry));
         }
         self.store.apply(batch).await?;
         let outcome = match (record.delivered, next_attempt_ms) {

@@ -25,7 +25,7 @@ pub use target::{MAX_URL_CHARS, TargetError};
 
 use crate::{
     error::ApiError,
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key, tenant_prefix},
+    store::{Store, StoreError, WriteBatch, repositories::WebhookRecords},
     tenancy::TenantId,
     time::now_ms,
 };
@@ -147,30 +147,31 @@ pub struct DeliveryRecord {
 
 /// A delivery waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct OutboxEntry {
+pub struct OutboxEntry {
     /// Its id (`obx_...`), the tail of its outbox key.
-    outbox_id: String,
+    pub outbox_id: String,
     /// The tenant.
-    tenant_id: TenantId,
+    pub tenant_id: TenantId,
     /// The endpoint.
-    webhook_id: String,
+    pub webhook_id: String,
     /// The event's type (uppercase).
-    event_type: String,
+    pub event_type: String,
     /// The event's id.
-    event_id: String,
+    pub event_id: String,
     /// The body to POST, as given to [`Webhooks::enqueue`].
-    payload: String,
+    pub payload: String,
     /// When it was queued.
-    enqueued_ms: i64,
+    pub enqueued_ms: i64,
     /// Attempts made so far.
-    attempts: u32,
+    pub attempts: u32,
     /// When the first attempt was made; 0 before it.
-    first_attempt_ms: i64,
+    pub first_attempt_ms: i64,
 }
 
 /// Webhook endpoints, the outbox and its dispatcher, over the store.
 pub struct Webhooks {
     store: Arc<dyn Store>,
+    records: WebhookRecords,
     settings: WebhookSettings,
     /// The HTTP client, or why it could not be built (then every attempt records that).
     client: Result<reqwest::Client, String>,
@@ -199,6 +200,7 @@ impl Webhooks {
                 format!("the server's HTTP client could not be built: {error}")
             });
         Self {
+            records: WebhookRecords::new(store.clone()),
             store,
             settings,
             client,
@@ -250,11 +252,7 @@ impl Webhooks {
             created_ms: now_ms(),
         };
         let mut batch = WriteBatch::new();
-        batch.put(
-            Keyspace::WebhookEndpoints,
-            endpoint_key(tenant, &endpoint.webhook_id),
-            encode(&endpoint)?,
-        );
+        WebhookRecords::put_endpoint(&mut batch, &endpoint)?;
         self.store.apply(batch).await?;
         self.store.durable().await?;
         tracing::info!(
@@ -271,19 +269,7 @@ impl Webhooks {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let entries = self
-            .store
-            .scan_prefix(
-                Keyspace::WebhookEndpoints,
-                &tenant_prefix(tenant.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?;
-        let mut endpoints = entries
-            .iter()
-            .map(|(_, value)| decode::<WebhookEndpoint>(Keyspace::WebhookEndpoints, value))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut endpoints = self.records.endpoints(tenant).await?;
         endpoints.sort_by(|a, b| (a.created_ms, &a.webhook_id).cmp(&(b.created_ms, &b.webhook_id)));
         Ok(endpoints)
     }
@@ -294,14 +280,7 @@ impl Webhooks {
         tenant: &TenantId,
         webhook_id: &str,
     ) -> Result<Option<WebhookEndpoint>, StoreError> {
-        self.store
-            .get(
-                Keyspace::WebhookEndpoints,
-                &endpoint_key(tenant, webhook_id),
-            )
-            .await?
-            .map(|bytes| decode(Keyspace::WebhookEndpoints, &bytes))
-            .transpose()
+        self.records.endpoint(tenant, webhook_id).await
     }
 
     /// Reads an endpoint that must exist, checking the id's form first.
@@ -327,38 +306,7 @@ impl Webhooks {
         self.require_endpoint(tenant, webhook_id).await?;
         // The endpoint and its pending deliveries go together; the dispatcher also drops any
         // delivery whose endpoint is gone, which covers one that was in flight meanwhile.
-        let mut batch = WriteBatch::new();
-        batch.delete(Keyspace::WebhookEndpoints, endpoint_key(tenant, webhook_id));
-        let pending = self
-            .store
-            .scan_prefix(
-                Keyspace::WebhookPending,
-                &endpoint_child_prefix(tenant, webhook_id),
-                None,
-                usize::MAX,
-            )
-            .await?;
-        for (pending_key, outbox_key) in pending {
-            batch.delete(Keyspace::WebhookPending, pending_key);
-            batch.delete(Keyspace::WebhookOutbox, outbox_key);
-        }
-        self.store.apply(batch).await?;
-        // The log can be long: cleared in pages, after the endpoint is already gone.
-        let log_prefix = endpoint_child_prefix(tenant, webhook_id);
-        loop {
-            let page = self
-                .store
-                .scan_prefix(Keyspace::WebhookDeliveries, &log_prefix, None, 1000)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            let mut batch = WriteBatch::new();
-            for (key, _) in page {
-                batch.delete(Keyspace::WebhookDeliveries, key);
-            }
-            self.store.apply(batch).await?;
-        }
+        self.records.remove_endpoint(tenant, webhook_id).await?;
         self.store.durable().await?;
         tracing::info!(tenant_id = %tenant, webhook_id, "webhook endpoint deleted");
         Ok(())
@@ -386,42 +334,25 @@ impl Webhooks {
             size => size,
         };
         self.require_endpoint(tenant, webhook_id).await?;
-        let prefix = endpoint_child_prefix(tenant, webhook_id);
-        let start_after = if page_token.is_empty() {
+        let after = if page_token.is_empty() {
             None
         } else {
             let tail = hex::decode(page_token)
                 .ok()
-                .filter(|tail| tail.len() > 8)
+                .filter(|tail| WebhookRecords::is_delivery_position(tail))
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "page_token",
                         "is not a token this server issued; pass next_page_token from the previous page, or leave it empty",
                     )
                 })?;
-            let mut key = prefix.clone();
-            key.extend_from_slice(&tail);
-            Some(key)
+            Some(tail)
         };
-        let mut entries = self
-            .store
-            .scan_prefix(
-                Keyspace::WebhookDeliveries,
-                &prefix,
-                start_after.as_deref(),
-                page_size + 1,
-            )
+        let (records, next) = self
+            .records
+            .deliveries(tenant, webhook_id, after.as_deref(), page_size)
             .await?;
-        let more = entries.len() > page_size;
-        entries.truncate(page_size);
-        let next_token = match (more, entries.last()) {
-            (true, Some((key, _))) => hex::encode(&key[prefix.len()..]),
-            _ => String::new(),
-        };
-        let records = entries
-            .iter()
-            .map(|(_, value)| decode(Keyspace::WebhookDeliveries, value))
-            .collect::<Result<Vec<DeliveryRecord>, _>>()?;
+        let next_token = next.map(hex::encode).unwrap_or_default();
         Ok((records, next_token))
     }
 
@@ -469,7 +400,7 @@ impl Webhooks {
                 attempts: 0,
                 first_attempt_ms: 0,
             };
-            put_outbox_entry(batch, &entry, now)?;
+            WebhookRecords::queue(batch, &entry, now)?;
         }
         Ok(wanted.len())
     }
@@ -536,61 +467,6 @@ fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-/// `tenant / webhook id`.
-fn endpoint_key(tenant: &TenantId, webhook_id: &str) -> Vec<u8> {
-    tenant_key(tenant.as_str(), webhook_id.as_bytes())
-}
-
-/// `tenant / webhook id /`: the prefix of the endpoint's pending index and delivery log.
-fn endpoint_child_prefix(tenant: &TenantId, webhook_id: &str) -> Vec<u8> {
-    let mut key = endpoint_key(tenant, webhook_id);
-    key.push(b'/');
-    key
-}
-
-/// The outbox key: the due time (big-endian ms, so keys sort by it) then the outbox id.
-fn outbox_key(due_ms: i64, outbox_id: &str) -> Vec<u8> {
-    let mut key = u64::try_from(due_ms).unwrap_or(0).to_be_bytes().to_vec();
-    key.extend_from_slice(outbox_id.as_bytes());
-    key
-}
-
-/// The due time of an outbox key.
-fn outbox_due_ms(key: &[u8]) -> i64 {
-    key.get(..8)
-        .and_then(|head| <[u8; 8]>::try_from(head).ok())
-        .map(|head| i64::try_from(u64::from_be_bytes(head)).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// `tenant / webhook id / outbox id`: where the outbox key of a pending delivery is kept.
-fn pending_key(entry: &OutboxEntry) -> Vec<u8> {
-    let mut key = endpoint_child_prefix(&entry.tenant_id, &entry.webhook_id);
-    key.extend_from_slice(entry.outbox_id.as_bytes());
-    key
-}
-
-/// `tenant / webhook id / (u64::MAX - attempted ms) / delivery id`: newest first in key order.
-fn delivery_key(tenant: &TenantId, record: &DeliveryRecord) -> Vec<u8> {
-    let mut key = endpoint_child_prefix(tenant, &record.webhook_id);
-    let inverted = u64::MAX - u64::try_from(record.attempted_ms).unwrap_or(0);
-    key.extend_from_slice(&inverted.to_be_bytes());
-    key.extend_from_slice(record.delivery_id.as_bytes());
-    key
-}
-
-/// Adds `entry`, due at `due_ms`, to the outbox and the pending index.
-fn put_outbox_entry(
-    batch: &mut WriteBatch,
-    entry: &OutboxEntry,
-    due_ms: i64,
-) -> Result<(), StoreError> {
-    let key = outbox_key(due_ms, &entry.outbox_id);
-    batch.put(Keyspace::WebhookOutbox, key.clone(), encode(entry)?);
-    batch.put(Keyspace::WebhookPending, pending_key(entry), key);
-    Ok(())
 }
 
 #[cfg(test)]

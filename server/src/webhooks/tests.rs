@@ -17,7 +17,10 @@ use axum::{
 };
 
 use super::*;
-use crate::{error::ApiError, store::SledStore};
+use crate::{
+    error::ApiError,
+    store::{Keyspace, SledStore},
+};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]

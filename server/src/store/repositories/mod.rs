@@ -18,6 +18,7 @@ pub mod smart_urls;
 pub mod tenant_lists;
 pub mod tenants;
 pub mod verify_memory;
+pub mod webhooks;
 
 use serde::de::DeserializeOwned;
 
@@ -35,6 +36,7 @@ pub use smart_urls::SmartUrlLinks;
 pub use tenant_lists::TenantListEntries;
 pub use tenants::Tenants;
 pub use verify_memory::VerifyMemory;
+pub use webhooks::{Queued, WebhookRecords};
 
 use super::{Keyspace, Store, StoreError, decode, tenant_key, tenant_prefix};
 use crate::tenancy::TenantId;
