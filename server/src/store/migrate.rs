@@ -10,7 +10,10 @@
 //! pending; the server runs it once the engine is up and before it serves, and marks it done
 //! only then, so a crash in between runs it again.
 
-use super::{Keyspace, Store, StoreError, WriteBatch, repositories::EventLog};
+use super::{
+    Keyspace, Store, StoreError, WriteBatch,
+    repositories::{ClickDecisions, EventLog},
+};
 
 /// The format this build writes.
 pub const FORMAT_VERSION: u64 = 3;
@@ -113,8 +116,13 @@ pub async fn migrate(store: &dyn Store) -> Result<Migration, MigrateError> {
             );
         }
         if version == 2 {
+            let indexed = ClickDecisions::build_blocklist_index(store).await?;
             ask_rebuild(store, Rebuild::ClickDecisions).await?;
-            tracing::info!("migration to format 3: click visitors will be decided again");
+            tracing::info!(
+                indexed,
+                "migration to format 3: indexed the blocklist; click visitors will be decided \
+                 again"
+            );
         }
         version += 1;
         record(store, version).await?;

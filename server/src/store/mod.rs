@@ -80,6 +80,9 @@ pub enum Keyspace {
     ClickDecisions,
     /// Blocklisted IPs by `tenant id / ip`.
     ClickBlocklist,
+    /// The same IPs by `tenant id / label / last seen (big-endian ms) / ip`, so one label's
+    /// recently seen entries are one range scan (see [`repositories::click_decisions`]).
+    ClickBlocklistIndex,
     /// Day counters by `tenant id / day / name`.
     ClickStats,
     /// Smart URLs by `tenant id / keyname`.
@@ -103,7 +106,7 @@ pub enum Keyspace {
 
 impl Keyspace {
     /// Every keyspace, in a fixed order.
-    pub const ALL: [Keyspace; 36] = [
+    pub const ALL: [Keyspace; 37] = [
         Keyspace::Tenants,
         Keyspace::ApiKeys,
         Keyspace::ApiKeyHashes,
@@ -131,6 +134,7 @@ impl Keyspace {
         Keyspace::IpClicks,
         Keyspace::ClickDecisions,
         Keyspace::ClickBlocklist,
+        Keyspace::ClickBlocklistIndex,
         Keyspace::ClickStats,
         Keyspace::SmartUrls,
         Keyspace::SmartUrlNames,
@@ -172,6 +176,7 @@ impl Keyspace {
             Keyspace::IpClicks => "ip_clicks",
             Keyspace::ClickDecisions => "click_decisions",
             Keyspace::ClickBlocklist => "click_blocklist",
+            Keyspace::ClickBlocklistIndex => "click_blocklist_index",
             Keyspace::ClickStats => "click_stats",
             Keyspace::SmartUrls => "smart_urls",
             Keyspace::SmartUrlNames => "smart_url_names",

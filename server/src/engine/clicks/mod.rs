@@ -507,7 +507,7 @@ impl ClickEngine {
             };
             // Nothing new to say about this IP: no write.
             if existing.as_ref() != Some(&entry) {
-                ClickDecisions::put_blocked(batch, tenant, &entry)?;
+                ClickDecisions::put_blocked(batch, tenant, &entry, existing.as_ref())?;
             }
         }
         Ok(())
@@ -564,21 +564,22 @@ impl ClickEngine {
         now_ms: i64,
     ) -> Result<Vec<BlockedIp>, StoreError> {
         let since = now_ms - days * 86_400_000;
+        let mut labels = vec![Label::Fraud];
+        if include_suspicious {
+            labels.push(Label::Suspicious);
+        }
         let mut entries = Vec::new();
-        for record in self.decisions.blocklist(tenant).await? {
-            let wanted = record.label == Label::Fraud
-                || (include_suspicious && record.label == Label::Suspicious);
-            if !wanted || record.last_seen_ms < since {
-                continue;
-            }
-            if let Ok(ip) = record.ip.parse() {
-                entries.push(BlockedIp {
-                    ip,
-                    score: record.score,
-                    last_seen_ms: record.last_seen_ms,
-                    reason: record.reason,
-                    fraud: record.label == Label::Fraud,
-                });
+        for label in labels {
+            for record in self.decisions.blocklist(tenant, label, since).await? {
+                if let Ok(ip) = record.ip.parse() {
+                    entries.push(BlockedIp {
+                        ip,
+                        score: record.score,
+                        last_seen_ms: record.last_seen_ms,
+                        reason: record.reason,
+                        fraud: record.label == Label::Fraud,
+                    });
+                }
             }
         }
         blocklist::sort_worst_first(&mut entries);

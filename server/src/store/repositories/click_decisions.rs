@@ -1,16 +1,20 @@
 //! Click-fraud decisions, the blocklist they feed and the per-day counters.
 //!
 //! [`Keyspace::ClickDecisions`] by `tenant / visitor id` (the latest decision);
-//! [`Keyspace::ClickBlocklist`] by `tenant / ip`; [`Keyspace::ClickStats`] by
-//! `tenant / day (big-endian u32) / name`, so a range of days is one range scan.
+//! [`Keyspace::ClickBlocklist`] by `tenant / ip`, with an empty entry per IP in
+//! [`Keyspace::ClickBlocklistIndex`] by `tenant / label / last seen (big-endian ms) / ip`, so
+//! the blocklist of one label over the last days is one range scan and costs what it returns;
+//! [`Keyspace::ClickStats`] by `tenant / day (big-endian u32) / name`, so a range of days is one
+//! range scan.
 
 use std::sync::Arc;
 
 use super::{id_key, read};
 use crate::{
-    engine::clicks::records::{BlocklistRecord, DecisionRecord},
+    engine::clicks::records::{BlocklistRecord, DecisionRecord, Label},
     store::{
-        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_prefix,
+        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
+        tenant_prefix,
     },
     tenancy::TenantId,
 };
@@ -35,6 +39,21 @@ pub struct ClickDecisions {
 fn day_key(tenant: &TenantId, day: i64) -> Vec<u8> {
     let mut key = tenant_prefix(tenant.as_str());
     key.extend_from_slice(&u32::try_from(day).unwrap_or_default().to_be_bytes());
+    key
+}
+
+fn label_prefix(tenant: &str, label: Label) -> Vec<u8> {
+    tenant_key(tenant, format!("{}/", label.name()).as_bytes())
+}
+
+fn blocklist_index_key(tenant: &str, record: &BlocklistRecord) -> Vec<u8> {
+    let mut key = label_prefix(tenant, record.label);
+    key.extend_from_slice(
+        &u64::try_from(record.last_seen_ms)
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
+    key.extend_from_slice(record.ip.as_bytes());
     key
 }
 
@@ -94,12 +113,25 @@ impl ClickDecisions {
         .await
     }
 
-    /// Adds writing an IP's blocklist entry to `batch`.
+    /// Adds writing an IP's blocklist entry to `batch`; `previous` is the entry it replaces,
+    /// whose index entry goes.
     pub fn put_blocked(
         batch: &mut WriteBatch,
         tenant: &TenantId,
         record: &BlocklistRecord,
+        previous: Option<&BlocklistRecord>,
     ) -> Result<(), StoreError> {
+        if let Some(previous) = previous {
+            batch.delete(
+                Keyspace::ClickBlocklistIndex,
+                blocklist_index_key(tenant.as_str(), previous),
+            );
+        }
+        batch.put(
+            Keyspace::ClickBlocklistIndex,
+            blocklist_index_key(tenant.as_str(), record),
+            Vec::new(),
+        );
         batch.put(
             Keyspace::ClickBlocklist,
             id_key(tenant, &record.ip),
@@ -108,19 +140,65 @@ impl ClickDecisions {
         Ok(())
     }
 
-    /// Every blocklist entry of a tenant.
-    pub async fn blocklist(&self, tenant: &TenantId) -> Result<Vec<BlocklistRecord>, StoreError> {
-        self.store
-            .scan_prefix(
-                Keyspace::ClickBlocklist,
-                &tenant_prefix(tenant.as_str()),
-                None,
-                usize::MAX,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, bytes)| decode(Keyspace::ClickBlocklist, &bytes))
-            .collect()
+    /// The blocklist entries of `label` last seen at or after `since_ms`.
+    pub async fn blocklist(
+        &self,
+        tenant: &TenantId,
+        label: Label,
+        since_ms: i64,
+    ) -> Result<Vec<BlocklistRecord>, StoreError> {
+        let prefix = label_prefix(tenant.as_str(), label);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&u64::try_from(since_ms).unwrap_or(0).to_be_bytes());
+        let mut end = prefix.clone();
+        end.extend_from_slice(&[0xff; 9]);
+        let entries = self
+            .store
+            .scan_range(Keyspace::ClickBlocklistIndex, &start, &end, usize::MAX)
+            .await?;
+        let mut records = Vec::with_capacity(entries.len());
+        for (key, _) in entries {
+            let ip = String::from_utf8_lossy(&key[prefix.len() + 8..]).into_owned();
+            // An entry whose label or time moved since is found under its new key.
+            if let Some(record) = self.blocked(tenant, &ip).await? {
+                if record.label == label && record.last_seen_ms >= since_ms {
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Writes the index entry of every blocklist entry (data dirs of releases without the
+    /// index); returns how many.
+    pub async fn build_blocklist_index(store: &dyn Store) -> Result<u64, StoreError> {
+        const PAGE: usize = 1000;
+        let mut indexed = 0;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = store
+                .scan_prefix(Keyspace::ClickBlocklist, b"", after.as_deref(), PAGE)
+                .await?;
+            let mut batch = WriteBatch::new();
+            for (key, bytes) in &page {
+                let record: BlocklistRecord = decode(Keyspace::ClickBlocklist, bytes)?;
+                let Some(tenant_len) = key.len().checked_sub(record.ip.len() + 1) else {
+                    continue;
+                };
+                let tenant = String::from_utf8_lossy(&key[..tenant_len]);
+                batch.put(
+                    Keyspace::ClickBlocklistIndex,
+                    blocklist_index_key(&tenant, &record),
+                    Vec::new(),
+                );
+                indexed += 1;
+            }
+            store.apply(batch).await?;
+            match page.last() {
+                Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
+                _ => return Ok(indexed),
+            }
+        }
     }
 
     /// Adds adding `delta` to the counter `name` of `day` to `batch`.
@@ -158,5 +236,101 @@ impl ClickDecisions {
                 })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn entry(ip: &str, label: Label, last_seen_ms: i64) -> BlocklistRecord {
+        BlocklistRecord {
+            ip: ip.into(),
+            score: 80,
+            label,
+            last_seen_ms,
+            reason: "test".into(),
+        }
+    }
+
+    fn ips(records: &[BlocklistRecord]) -> Vec<&str> {
+        records.iter().map(|record| record.ip.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_blocklist_reads_one_label_since_a_time_and_follows_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let decisions = ClickDecisions::new(store.clone());
+        let tenant = TenantId::parse("tn_0123456789abcdef", "tenant").unwrap();
+        let other = TenantId::parse("tn_fedcba9876543210", "tenant").unwrap();
+        let mut batch = WriteBatch::new();
+        for record in [
+            entry("192.0.2.1", Label::Fraud, 1_000),
+            entry("192.0.2.2", Label::Fraud, 5_000),
+            entry("192.0.2.3", Label::Suspicious, 5_000),
+        ] {
+            ClickDecisions::put_blocked(&mut batch, &tenant, &record, None).unwrap();
+        }
+        ClickDecisions::put_blocked(
+            &mut batch,
+            &other,
+            &entry("198.51.100.1", Label::Fraud, 5_000),
+            None,
+        )
+        .unwrap();
+        store.apply(batch).await.unwrap();
+        let fraud = decisions.blocklist(&tenant, Label::Fraud, 0).await.unwrap();
+        assert_eq!(ips(&fraud), vec!["192.0.2.1", "192.0.2.2"]);
+        let recent = decisions
+            .blocklist(&tenant, Label::Fraud, 2_000)
+            .await
+            .unwrap();
+        assert_eq!(ips(&recent), vec!["192.0.2.2"]);
+
+        // Seen again and now FRAUD: the entry moves, and is found once, under its new key.
+        let previous = decisions
+            .blocked(&tenant, "192.0.2.3")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut batch = WriteBatch::new();
+        let moved = entry("192.0.2.3", Label::Fraud, 9_000);
+        ClickDecisions::put_blocked(&mut batch, &tenant, &moved, Some(&previous)).unwrap();
+        store.apply(batch).await.unwrap();
+        let fraud = decisions.blocklist(&tenant, Label::Fraud, 0).await.unwrap();
+        assert_eq!(ips(&fraud), vec!["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+        assert!(
+            decisions
+                .blocklist(&tenant, Label::Suspicious, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A data dir without the index gets it from the entries.
+        let mut batch = WriteBatch::new();
+        for (key, _) in store
+            .scan_prefix(Keyspace::ClickBlocklistIndex, b"", None, usize::MAX)
+            .await
+            .unwrap()
+        {
+            batch.delete(Keyspace::ClickBlocklistIndex, key);
+        }
+        store.apply(batch).await.unwrap();
+        assert!(
+            decisions
+                .blocklist(&tenant, Label::Fraud, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let indexed = ClickDecisions::build_blocklist_index(store.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(indexed, 4);
+        let fraud = decisions.blocklist(&tenant, Label::Fraud, 0).await.unwrap();
+        assert_eq!(fraud.len(), 3);
     }
 }
