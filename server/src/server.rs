@@ -378,6 +378,10 @@ fn spawn_retention(tenancy: Tenancy, engine: Arc<Engine>) -> tokio::task::JoinHa
                             .purge_idempotency_before(id, expired)
                             .await?;
                         engine.identities.purge_signals_before(id, before).await?;
+                        engine
+                            .identities
+                            .unindex_expired_bans(id, crate::time::now_ms())
+                            .await?;
                         engine.clicks.purge_events_before(id, before).await
                     }
                     .await;

@@ -12,7 +12,7 @@
 
 use super::{
     Keyspace, Store, StoreError, WriteBatch,
-    repositories::{ClickDecisions, EventLog},
+    repositories::{Bans, ClickDecisions, EventLog},
 };
 
 /// The format this build writes.
@@ -116,12 +116,14 @@ pub async fn migrate(store: &dyn Store) -> Result<Migration, MigrateError> {
             );
         }
         if version == 2 {
-            let indexed = ClickDecisions::build_blocklist_index(store).await?;
+            let blocklist = ClickDecisions::build_blocklist_index(store).await?;
+            let bans = Bans::build_in_force_index(store).await?;
             ask_rebuild(store, Rebuild::ClickDecisions).await?;
             tracing::info!(
-                indexed,
-                "migration to format 3: indexed the blocklist; click visitors will be decided \
-                 again"
+                blocklist,
+                bans,
+                "migration to format 3: indexed the blocklist and the bans in force; click \
+                 visitors will be decided again"
             );
         }
         version += 1;

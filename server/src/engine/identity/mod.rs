@@ -702,7 +702,14 @@ impl IdentityEngine {
         let mut page = Vec::new();
         let mut after = (!page_token.is_empty()).then(|| page_token.to_string());
         loop {
-            let batch = self.bans.page(tenant, after.as_deref(), 500).await?;
+            // Without the lifted and expired ones, the bans in force are an index of their own.
+            let batch = if include_inactive {
+                self.bans.page(tenant, after.as_deref(), 500).await?
+            } else {
+                self.bans
+                    .in_force_page(tenant, after.as_deref(), 500)
+                    .await?
+            };
             let exhausted = batch.len() < 500;
             for ban in batch {
                 after = Some(ban.ban_id.clone());
@@ -775,6 +782,15 @@ impl IdentityEngine {
         before_ms: i64,
     ) -> Result<usize, StoreError> {
         self.signals.purge_before(tenant, before_ms).await
+    }
+
+    /// Removes bans that expired from the indexes of bans in force; returns how many.
+    pub async fn unindex_expired_bans(
+        &self,
+        tenant: &TenantId,
+        now_ms: i64,
+    ) -> Result<usize, StoreError> {
+        self.bans.unindex_expired(tenant, now_ms).await
     }
 
     /// Removes idempotency answers older than the idempotency window; returns how many.
