@@ -25,6 +25,11 @@ impl Stripes {
         Self((0..STRIPES).map(|_| Mutex::new(())).collect())
     }
 
+    /// The stripe `key` locks in `tenant` (two keys on one stripe wait for each other).
+    pub fn stripe(tenant: &TenantId, key: &str) -> usize {
+        Self::index(tenant, key)
+    }
+
     fn index(tenant: &TenantId, key: &str) -> usize {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         tenant.hash(&mut hasher);

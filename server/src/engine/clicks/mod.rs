@@ -335,20 +335,36 @@ impl ClickEngine {
         visitor_id: &str,
     ) -> Result<(), EngineError> {
         let visitor_lock = format!("visitor:{visitor_id}");
-        let _guard = self.locks.lock(tenant, &visitor_lock).await;
-        let events = self
-            .events
-            .latest(tenant, visitor_id, MAX_EVENTS_PER_DECISION)
-            .await?;
+        // The visitor and its latest IP (whose blocklist entry the decision writes) are locked
+        // together, in stripe order, as TrackEvent locks them: locking one and then the other
+        // could wait on a TrackEvent that holds the second, or on the same stripe twice. The IP
+        // is known only from the events, so they are read first and again under the locks; an
+        // event that moved the visitor to another IP meanwhile means one more round.
+        let mut expected_ip = latest_ip(
+            &self
+                .events
+                .latest(tenant, visitor_id, MAX_EVENTS_PER_DECISION)
+                .await?,
+        );
+        let (events, _guards) = loop {
+            let ip_lock = expected_ip.map(|ip| format!("ip:{ip}"));
+            let mut lock_keys = vec![visitor_lock.as_str()];
+            lock_keys.extend(ip_lock.as_deref());
+            let guards = self.locks.lock_many(tenant, &lock_keys).await;
+            let events = self
+                .events
+                .latest(tenant, visitor_id, MAX_EVENTS_PER_DECISION)
+                .await?;
+            let latest = latest_ip(&events);
+            if latest == expected_ip {
+                break (events, guards);
+            }
+            drop(guards);
+            expected_ip = latest;
+        };
         if events.is_empty() {
             return Ok(());
         }
-        let latest_ip = latest_ip(&events).map(|ip| ip.to_string());
-        let ip_lock = latest_ip.as_ref().map(|ip| format!("ip:{ip}"));
-        let _ip_guard = match &ip_lock {
-            Some(lock) => Some(self.locks.lock(tenant, lock).await),
-            None => None,
-        };
         let mut batch = WriteBatch::new();
         self.decide_into(
             &mut batch,
@@ -710,6 +726,106 @@ mod tests {
             ip: None,
             time_ms,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn visitors_sharing_a_click_id_are_decided_again_without_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let intel = Arc::new(Intel::bare(IpListTables::empty()).unwrap());
+        let engine = Arc::new(ClickEngine::new(store, intel));
+        let tenant = TenantId::parse("tn_0123456789abcdef", "tenant").unwrap();
+        // 60 visitors on their own IPs share one gclid, concurrently: each new sharer past the
+        // threshold decides the others again, locking visitors and IPs that other TrackEvents
+        // hold too (and, with 1 024 stripes, a visitor and an IP on one stripe now and then).
+        let now = 1_800_000_000_000;
+        let tasks: Vec<_> = (0..60)
+            .map(|n| {
+                let engine = engine.clone();
+                let tenant = tenant.clone();
+                tokio::spawn(async move {
+                    let mut event = input(&format!("vis_s{n}"), now + n);
+                    event.kind = ClickKind::Click;
+                    event.click_ids.insert("gclid".into(), "Cj0-shared".into());
+                    event.ip = Some(format!("192.0.2.{n}").parse().unwrap());
+                    engine
+                        .track_event(&tenant, &ClickRuleSettings::default(), event)
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        let all = async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        };
+        // A deadlock never ends; a minute is far beyond what 60 events take.
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("TrackEvent deadlocked");
+        let settings = ClickRuleSettings::default();
+        let first = engine
+            .decision(&tenant, &settings, &VisitorId::parse("vis_s0").unwrap())
+            .await
+            .unwrap();
+        assert!(
+            first
+                .reasons
+                .iter()
+                .any(|reason| reason.rule == "gclid_reuse"),
+            "{first:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn deciding_a_sharer_again_locks_its_visitor_and_ip_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let intel = Arc::new(Intel::bare(IpListTables::empty()).unwrap());
+        let engine = ClickEngine::new(store, intel);
+        let tenant = TenantId::parse("tn_0123456789abcdef", "tenant").unwrap();
+        // A visitor whose lock falls on the same stripe as its IP's: locking one and then the
+        // other would wait on itself for ever.
+        let ip = "192.0.2.1";
+        let ip_stripe = Stripes::stripe(&tenant, &format!("ip:{ip}"));
+        let visitor = (0..100_000)
+            .map(|n| format!("vis_c{n}"))
+            .find(|visitor| Stripes::stripe(&tenant, &format!("visitor:{visitor}")) == ip_stripe)
+            .unwrap();
+        let settings = ClickRuleSettings::default();
+        let now = 1_800_000_000_000;
+        for (n, (who, address)) in [
+            (visitor.as_str(), ip),
+            ("vis_b", "192.0.2.2"),
+            // The third sharer decides the first two again.
+            ("vis_c", "192.0.2.3"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut event = input(who, now + i64::try_from(n).unwrap());
+            event.kind = ClickKind::Click;
+            event.click_ids.insert("gclid".into(), "Cj0-same".into());
+            event.ip = Some(address.parse().unwrap());
+            tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                engine.track_event(&tenant, &settings, event),
+            )
+            .await
+            .expect("TrackEvent waited on its own lock")
+            .unwrap();
+        }
+        let first = engine
+            .decision(&tenant, &settings, &VisitorId::parse(&visitor).unwrap())
+            .await
+            .unwrap();
+        let reuse = first
+            .reasons
+            .iter()
+            .find(|reason| reason.rule == "gclid_reuse")
+            .unwrap();
+        assert_eq!(reuse.details, "Click id seen from 3 visitors or IPs");
     }
 
     #[tokio::test]
