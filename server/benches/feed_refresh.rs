@@ -128,7 +128,7 @@ fn main() {
             .unwrap(),
         );
         let _reloader = intel.spawn_list_reloader(Duration::from_millis(200));
-        let store = Arc::new(SledStore::open(dir.path().join("store")).unwrap());
+        let store = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
         let engine = Arc::new(Engine::new(
             store.clone(),
             intel.clone(),
