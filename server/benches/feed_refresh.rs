@@ -95,17 +95,25 @@ fn main() {
     let body = Arc::new(feed_body());
 
     runtime.block_on(async {
-        // The publisher.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        // The publisher, on a runtime of its own: it stands for a server elsewhere.
+        let (addr_sender, addr_receiver) = std::sync::mpsc::channel();
         let served = body.clone();
-        tokio::spawn(async move {
-            let app = axum::Router::new().fallback(move || {
-                let served = served.clone();
-                async move { served.as_ref().clone() }
+        std::thread::spawn(move || {
+            let publisher = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            publisher.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_sender.send(listener.local_addr().unwrap()).unwrap();
+                let app = axum::Router::new().fallback(move || {
+                    let served = served.clone();
+                    async move { served.as_ref().clone() }
+                });
+                axum::serve(listener, app).await.unwrap();
             });
-            axum::serve(listener, app).await.unwrap();
         });
+        let addr = addr_receiver.recv().unwrap();
 
         let intel = Arc::new(
             Intel::load(&IntelSettings {

@@ -295,7 +295,12 @@ impl Intel {
     /// Replaces the GeoIP/ASN databases; lookups in flight finish with the old ones.
     pub fn replace_geo(&self, databases: GeoDatabases) {
         record_geo_metrics(&databases);
-        self.geo.store(Arc::new(databases));
+        let old = self.geo.swap(Arc::new(databases));
+        // The old databases are freed off the request threads when a runtime is there.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(old))),
+            Err(_) => drop(old),
+        }
     }
 
     /// Everything known about `ip`; `with_hostname` asks reverse DNS (cached, time-limited).
@@ -342,8 +347,15 @@ impl Intel {
                 }
                 last = state;
                 let folder = dir.clone();
-                match tokio::task::spawn_blocking(move || load_lists(&folder)).await {
-                    Ok(Ok(tables)) => intel.lists.store(Arc::new(tables)),
+                // A reload runs beside the requests: it leaves them a core.
+                let threads = ip_lists::all_cores().saturating_sub(1).max(1);
+                match tokio::task::spawn_blocking(move || load_lists_on(&folder, threads)).await {
+                    Ok(Ok(tables)) => {
+                        let old = intel.lists.swap(Arc::new(tables));
+                        // Freeing a million-range table takes milliseconds: not on a request
+                        // thread (whichever drops the last reference frees it).
+                        tokio::task::spawn_blocking(move || drop(old));
+                    }
                     Ok(Err(error)) => {
                         tracing::warn!(%error, "IP lists not reloaded; keeping the previous ones");
                     }
@@ -526,10 +538,15 @@ fn load_hostnames(settings: &IntelSettings) -> Result<HostnamePatterns, IntelErr
 }
 
 fn load_lists(dir: &Path) -> Result<IpListTables, IntelError> {
-    let (tables, warnings) = IpListTables::load_dir(dir).map_err(|source| IntelError::Lists {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    load_lists_on(dir, ip_lists::all_cores())
+}
+
+fn load_lists_on(dir: &Path, threads: usize) -> Result<IpListTables, IntelError> {
+    let (tables, warnings) =
+        IpListTables::load_dir_on(dir, threads).map_err(|source| IntelError::Lists {
+            path: dir.display().to_string(),
+            source,
+        })?;
     for warning in warnings {
         tracing::warn!(%warning, "IP list file skipped");
     }

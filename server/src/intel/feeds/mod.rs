@@ -844,8 +844,16 @@ async fn run_update(
             percent: (shrink * 100.0).round() as u32,
         });
     }
-    let bytes = render(feed, &data);
-    write_atomically(&target, &bytes).map_err(|source| FeedError::Write {
+    // Rendering and the flushed write block for a while on large lists: off the async threads,
+    // which answer requests.
+    let written = {
+        let feed = feed.clone();
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&target, &render(&feed, &data)))
+            .await
+            .map_err(|error| FeedError::Http(format!("write task: {error}")))?
+    };
+    written.map_err(|source| FeedError::Write {
         path: target.display().to_string(),
         source,
     })?;
