@@ -67,7 +67,16 @@ async fn the_city_database_is_replaced_under_a_running_server_without_a_failed_r
         &[("GATEHOUSE_IP_LISTS_RELOAD_SECONDS", "1".into())],
     );
     server.wait_ready().await;
-    let tenant = create_tenant(&server, "geo", None).await;
+    // The load below sends thousands of checks a minute: above the default rate limit.
+    let tenant = create_tenant(
+        &server,
+        "geo",
+        Some(pb::TenantSettings {
+            rate_limit_per_minute: Some(1_000_000),
+            ..Default::default()
+        }),
+    )
+    .await;
     let mut client = BlockerServiceClient::new(server.channel().await);
     assert_eq!(
         city_of(

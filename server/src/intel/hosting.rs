@@ -6,7 +6,7 @@
 //! ([`BUILTIN`], switched off with `hosting_asns_builtin = false`), the ASN list feed (the
 //! `bad-asn-list` feed writes `hosting-asns/` in the intel folder) and an operator file
 //! (`hosting_asns_file`). Operator lines `-AS15169` take an ASN off the list. Files are in the
-//! [`asn_list`](crate::intel::feeds::formats::asn_list) format and reloaded when they change.
+//! [`asn_list`] format and reloaded when they change.
 
 use std::{
     collections::HashMap,
