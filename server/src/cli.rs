@@ -35,6 +35,59 @@ pub enum Command {
     /// Manage a tenant's API keys (needs the admin token).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Fetch the intelligence feeds (Tor, cloud ranges, reputation lists, GeoIP databases) and
+    /// show their state. Works on the data dir directly; no running server is needed.
+    #[command(subcommand)]
+    Intel(IntelCommand),
+}
+
+/// Where the intel commands find the configuration: the same as `gatehouse serve`.
+#[derive(Debug, Args)]
+pub struct IntelConfig {
+    /// TOML configuration file (the server's).
+    #[arg(long, value_name = "FILE", env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder of the embedded store [default: ./gatehouse-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder of IP list files (where list feeds write).
+    #[arg(long, value_name = "DIR")]
+    pub ip_lists_dir: Option<PathBuf>,
+}
+
+impl IntelConfig {
+    fn load(&self) -> Result<crate::config::Config, CliError> {
+        crate::config::Config::load(
+            self.config.as_deref(),
+            &ConfigOverrides {
+                data_dir: self.data_dir.clone(),
+                ip_lists_dir: self.ip_lists_dir.clone(),
+                ..Default::default()
+            },
+        )
+        .map_err(|error| CliError::Config(error.to_string()))
+    }
+}
+
+/// `gatehouse intel ...`
+#[derive(Debug, Subcommand)]
+pub enum IntelCommand {
+    /// Fetch every enabled feed once (or only --feed), keeping the last good data of any that
+    /// fails; exits non-zero when one failed.
+    Update {
+        /// Only this feed (enabled or not), by name.
+        #[arg(long, value_name = "NAME")]
+        feed: Option<String>,
+        /// Where the configuration is.
+        #[command(flatten)]
+        config: IntelConfig,
+    },
+    /// Show every feed: enabled, last success and age, entries, last error.
+    Status {
+        /// Where the configuration is.
+        #[command(flatten)]
+        config: IntelConfig,
+    },
 }
 
 /// Flags of `gatehouse serve`; each overrides the config file and `GATEHOUSE_*` variables.
@@ -264,6 +317,98 @@ pub enum CliError {
     /// TLS options with a plain-text server address.
     #[error("--tls-ca and --tls-client-cert need an https:// --server")]
     TlsNeedsHttps,
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// No feed has the name given.
+    #[error("no feed is called {0:?}: `gatehouse intel status` lists them")]
+    UnknownFeed(String),
+    /// Feeds failed (their last good data stays in use).
+    #[error("{0} feed(s) not updated; their last good data stays in use (see above)")]
+    FeedsFailed(usize),
+    /// The feeds could not run at all.
+    #[error(transparent)]
+    Feeds(#[from] crate::intel::feeds::FeedError),
+}
+
+/// Runs an intel command.
+pub async fn run_intel(command: IntelCommand) -> Result<(), CliError> {
+    use crate::intel::feeds::{self, Outcome, state};
+    match command {
+        IntelCommand::Update { feed, config } => {
+            let settings = config
+                .load()?
+                .feeds()
+                .map_err(|error| CliError::Config(error.to_string()))?;
+            if let Some(name) = &feed
+                && settings.feed(name).is_none()
+            {
+                return Err(CliError::UnknownFeed(name.clone()));
+            }
+            let reports = feeds::update_all(&settings, feed.as_deref()).await?;
+            let mut failed = 0;
+            for report in &reports {
+                let error = report
+                    .error
+                    .as_deref()
+                    .map(|error| format!(" ({error})"))
+                    .unwrap_or_default();
+                println!(
+                    "{}: {} entries={}{error}",
+                    report.name,
+                    report.outcome.tag(),
+                    report.entries
+                );
+                if matches!(report.outcome, Outcome::Failed | Outcome::Refused) {
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                return Err(CliError::FeedsFailed(failed));
+            }
+        }
+        IntelCommand::Status { config } => {
+            let settings = config
+                .load()?
+                .feeds()
+                .map_err(|error| CliError::Config(error.to_string()))?;
+            let states = state::FeedStates::read(&settings.state_file);
+            let now = state::now();
+            for (index, feed) in settings.feeds.iter().enumerate() {
+                if index > 0 {
+                    println!();
+                }
+                let runs = settings
+                    .runnable()
+                    .any(|runnable| runnable.name == feed.name);
+                let feed_state = states.feeds.get(&feed.name).cloned().unwrap_or_default();
+                println!("feed: {}", feed.name);
+                println!("kind: {}", feed.kind.tag());
+                println!("label: {}", feed.label);
+                println!("enabled: {runs}");
+                if feed.enabled && !runs {
+                    println!("note: needs maxmind_license_key");
+                }
+                println!("url: {}", feed.url.replace("{license_key}", "…"));
+                println!("licence: {}", feed.licence);
+                println!("interval_seconds: {}", feed.interval.as_secs());
+                println!("path: {}", settings.target(feed).display());
+                match feed_state.last_success {
+                    Some(success) => {
+                        println!("last_success: {}", state::format_utc(success));
+                        println!("age_seconds: {}", now.saturating_sub(success));
+                    }
+                    None => println!("last_success: never"),
+                }
+                println!("entries: {}", feed_state.entries);
+                println!(
+                    "last_error: {}",
+                    feed_state.last_error.as_deref().unwrap_or("none")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn admin_client(

@@ -55,7 +55,20 @@ pub const ENV_KEYS: &[&str] = &[
     "metrics_tenant_label",
     "access_log",
     "access_log_sample",
+    "intel_dir",
+    "intel_update",
+    "intel_max_download_mb",
+    "intel_max_unpacked_mb",
+    "intel_timeout_seconds",
+    "intel_max_shrink",
+    "maxmind_license_key",
+    "hosting_asns_builtin",
+    "hosting_asns_file",
 ];
+
+/// The folder under the data dir where feeds keep what they fetch, unless `intel_dir` says
+/// otherwise.
+pub const DEFAULT_INTEL_DIR: &str = "intel";
 
 /// How often the IP list folder is checked for changes, in seconds.
 pub const DEFAULT_IP_LISTS_RELOAD_SECONDS: u64 = 5;
@@ -165,6 +178,33 @@ pub struct Config {
     pub access_log: bool,
     /// The share of successful requests logged, 0.0-1.0; failures are always logged.
     pub access_log_sample: f64,
+    /// Where feeds keep what they fetch (lists in `lists/` unless `ip_lists_dir` is set, GeoIP
+    /// databases in `geoip/`, hosting ASNs in `hosting-asns/`, state in `feeds-state.json`);
+    /// `<data_dir>/intel` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel_dir: Option<PathBuf>,
+    /// The server keeps the feeds current on their intervals (and fetches those never fetched
+    /// at start-up).
+    pub intel_update: bool,
+    /// Changes to the built-in feeds and extra feeds (`[[intel_feeds]]`).
+    pub intel_feeds: Vec<crate::intel::feeds::FeedConfig>,
+    /// The largest feed download accepted, in MiB.
+    pub intel_max_download_mb: u64,
+    /// The largest a compressed feed download may unpack to, in MiB.
+    pub intel_max_unpacked_mb: u64,
+    /// How long one feed download may take, in seconds.
+    pub intel_timeout_seconds: u64,
+    /// The share of its entries a list may lose in one update before the update is refused
+    /// (0.0-1.0).
+    pub intel_max_shrink: f64,
+    /// A MaxMind licence key: the GeoLite2 City and ASN feeds replace DB-IP's when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxmind_license_key: Option<String>,
+    /// Classify the built-in list of well-known hosting ASNs as datacenter networks.
+    pub hosting_asns_builtin: bool,
+    /// The operator's hosting ASNs, one per line (`AS64500 name`, `-AS15169` to remove one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosting_asns_file: Option<PathBuf>,
 }
 
 /// A list from TOML (`["10.0.0.0/8", "::1"]`) or a comma-separated string (an environment
@@ -227,6 +267,16 @@ impl Default for Config {
             metrics_tenant_label: false,
             access_log: true,
             access_log_sample: 1.0,
+            intel_dir: None,
+            intel_update: true,
+            intel_feeds: Vec::new(),
+            intel_max_download_mb: crate::intel::feeds::DEFAULT_MAX_DOWNLOAD_MB,
+            intel_max_unpacked_mb: crate::intel::feeds::DEFAULT_MAX_UNPACKED_MB,
+            intel_timeout_seconds: crate::intel::feeds::DEFAULT_TIMEOUT_SECONDS,
+            intel_max_shrink: crate::intel::feeds::DEFAULT_MAX_SHRINK,
+            maxmind_license_key: None,
+            hosting_asns_builtin: true,
+            hosting_asns_file: None,
         }
     }
 }
@@ -333,6 +383,16 @@ impl Config {
         }
         crate::edge::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|error| ConfigError(error.to_string()))?;
+        if !(0.0..=1.0).contains(&config.intel_max_shrink) {
+            return Err(ConfigError(
+                "intel_max_shrink must be between 0.0 and 1.0 (the share of its entries a list \
+                 may lose in one update)"
+                    .into(),
+            ));
+        }
+        config
+            .feeds()
+            .map_err(|error| ConfigError(error.to_string()))?;
         if (config.proxy_protocol || config.http_proxy_protocol)
             && config.trusted_proxies.is_empty()
         {
@@ -360,15 +420,63 @@ impl Config {
         crate::edge::TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default()
     }
 
+    /// Where feeds keep what they fetch.
+    pub fn intel_dir(&self) -> PathBuf {
+        self.intel_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(DEFAULT_INTEL_DIR))
+    }
+
+    /// The IP list folder: `ip_lists_dir`, else `lists/` in the intel folder.
+    pub fn lists_dir(&self) -> PathBuf {
+        self.ip_lists_dir
+            .clone()
+            .unwrap_or_else(|| self.intel_dir().join("lists"))
+    }
+
+    /// The feeds and where they write.
+    pub fn feeds(
+        &self,
+    ) -> Result<crate::intel::feeds::FeedSettings, crate::intel::feeds::FeedConfigError> {
+        let intel_dir = self.intel_dir();
+        Ok(crate::intel::feeds::FeedSettings {
+            feeds: crate::intel::feeds::resolve_feeds(
+                &self.intel_feeds,
+                self.maxmind_license_key.is_some(),
+            )?,
+            lists_dir: self.lists_dir(),
+            geoip_dir: intel_dir.join("geoip"),
+            hosting_asns_dir: intel_dir.join("hosting-asns"),
+            state_file: intel_dir.join("feeds-state.json"),
+            max_download_bytes: self.intel_max_download_mb.max(1).saturating_mul(1 << 20),
+            max_unpacked_bytes: self.intel_max_unpacked_mb.max(1).saturating_mul(1 << 20),
+            timeout: std::time::Duration::from_secs(self.intel_timeout_seconds.max(1)),
+            max_shrink: self.intel_max_shrink,
+            maxmind_license_key: self.maxmind_license_key.clone(),
+        })
+    }
+
     /// The intelligence settings.
     pub fn intel(&self) -> crate::intel::IntelSettings {
+        let intel_dir = self.intel_dir();
+        let geoip_dir = intel_dir.join("geoip");
         crate::intel::IntelSettings {
             geo: crate::intel::geo::GeoPaths {
                 city: self.geoip_city_db.clone(),
                 asn: self.geoip_asn_db.clone(),
                 isp: self.geoip_isp_db.clone(),
             },
-            ip_lists_dir: self.ip_lists_dir.clone(),
+            geo_fallback: crate::intel::geo::GeoPaths {
+                city: Some(geoip_dir.join(crate::intel::feeds::CITY_DB_FILE)),
+                asn: Some(geoip_dir.join(crate::intel::feeds::ASN_DB_FILE)),
+                isp: None,
+            },
+            hosting: crate::intel::hosting::HostingSettings {
+                builtin: self.hosting_asns_builtin,
+                file: self.hosting_asns_file.clone(),
+                feed_dir: Some(intel_dir.join("hosting-asns")),
+            },
+            ip_lists_dir: Some(self.lists_dir()),
             ip_lists_reload: std::time::Duration::from_secs(self.ip_lists_reload_seconds.max(1)),
             rdns: crate::intel::rdns::RdnsSettings {
                 enabled: self.rdns_enabled,
@@ -446,6 +554,15 @@ mod tests {
             ),
             ("trusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n", "\"nope\""),
             ("access_log_sample = 2.0\n", "access_log_sample"),
+            ("intel_max_shrink = 1.5\n", "intel_max_shrink"),
+            (
+                "[[intel_feeds]]\nname = \"mine\"\nurl = \"https://x.invalid/\"\n",
+                "needs `kind`",
+            ),
+            (
+                "[[intel_feeds]]\nname = \"aws\"\nintervl_minutes = 5\n",
+                "intervl_minutes",
+            ),
         ];
         for (text, expected) in cases {
             let path = dir.path().join("config.toml");

@@ -59,6 +59,13 @@ async fn main() -> ExitCode {
         Command::Key(command) => gatehouse_server::cli::run_key(command)
             .await
             .map_err(|error| error.to_string()),
+        Command::Intel(command) => {
+            // Feed warnings go to stderr; the report is stdout.
+            let _log_writer = init_logs(LogFormat::Text, "warn");
+            gatehouse_server::cli::run_intel(command)
+                .await
+                .map_err(|error| error.to_string())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

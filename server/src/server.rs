@@ -96,6 +96,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // longer of the two rather than their sum. The load is awaited where it used to run, so
     // errors still come in the same order: the store's, the admin token's, then the data's.
     let intel_settings = config.intel();
+    // The default list folder is the feeds' own; it must exist to be watched.
+    if config.ip_lists_dir.is_none() {
+        let lists_dir = config.lists_dir();
+        std::fs::create_dir_all(&lists_dir).map_err(io_error(format!(
+            "cannot create the IP list folder {}",
+            lists_dir.display()
+        )))?;
+    }
+    let feed_settings = config.feeds().map_err(|error| ServeError::Io {
+        context: "intel_feeds".into(),
+        source: std::io::Error::other(error.to_string()),
+    })?;
     let intel_loading = tokio::task::spawn_blocking({
         let settings = intel_settings.clone();
         move || Intel::load(&settings)
@@ -125,6 +137,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         },
     };
     let _list_reloader = intel.spawn_list_reloader(intel_settings.ip_lists_reload);
+    let _data_reloader = intel.spawn_data_reloader(intel_settings.ip_lists_reload);
+    let _feeds = if config.intel_update {
+        crate::intel::feeds::schedule::spawn(feed_settings)
+    } else {
+        None
+    };
     let webhooks = Arc::new(Webhooks::new(shared_store.clone(), config.webhooks()));
     let _dispatcher = webhooks.spawn_dispatcher();
     let engine = Arc::new(Engine::new(shared_store.clone(), intel, webhooks));

@@ -96,6 +96,8 @@ impl Server {
             .env_remove("GATEHOUSE_CONFIG")
             // No real DNS here: tests that need reverse DNS start their own server.
             .env("GATEHOUSE_RDNS_ENABLED", "false")
+            // No feeds from the internet either: tests that need feeds serve them locally.
+            .env("GATEHOUSE_INTEL_UPDATE", "false")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

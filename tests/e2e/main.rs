@@ -14,6 +14,7 @@ mod decisions;
 mod durability;
 mod edge;
 mod errors;
+mod intel;
 mod observability;
 mod rate_limit;
 mod sdk_client;

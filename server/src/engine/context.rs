@@ -186,7 +186,10 @@ mod tests {
             .await;
         let ip = context.ip.unwrap();
         assert_eq!(ip.ip, "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert_eq!(ip.datacenter().unwrap().source, "aws");
+        assert_eq!(
+            ip.datacenter().unwrap().source,
+            crate::intel::facts::DatacenterSource::List("aws".into())
+        );
         assert!(context.ua.is_none(), "no user agent sent");
         let nothing = enricher.enrich(Observed::default()).await;
         assert!(nothing.ip.is_none() && nothing.ua.is_none() && nothing.url.is_none());

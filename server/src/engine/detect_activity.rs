@@ -304,10 +304,12 @@ fn ip_non_isp(context: &VisitorContext, settings: &BlockerSettings) -> Option<St
     if trusted_crawler(context, settings) {
         return None;
     }
+    // One definition of "datacenter" for every face: a datacenter range list, or an ASN the
+    // hosting classification names (so a hosting network on no list is caught too).
     context
         .ip
         .datacenter()
-        .map(|datacenter| format!("datacenter range ({datacenter})"))
+        .map(|datacenter| datacenter.evidence())
 }
 
 fn spider_crawler(context: &VisitorContext, settings: &BlockerSettings) -> Option<String> {
@@ -387,6 +389,7 @@ mod tests {
                 lists: ListMatches::default(),
                 hostname: None,
                 hostname_match: None,
+                hosting: None,
             },
             ua: browser(),
             url: UrlFacts::default(),
@@ -469,6 +472,33 @@ mod tests {
             decision.reason.details.starts_with("fake crawler"),
             "{}",
             decision.reason.details
+        );
+    }
+
+    #[test]
+    fn a_hosting_asn_on_no_list_is_non_isp_with_the_asn_named() {
+        let mut hosted = context();
+        hosted.ip.geo.asn = 24940;
+        hosted.ip.geo.company = "Hetzner Online GmbH".into();
+        hosted.ip.hosting = crate::intel::hosting::HostingAsns::builtin().get(24940);
+        let decision = decide(&hosted, &BlockerSettings::default());
+        assert_eq!(decision.activity, DetectActivity::BlockByIpNonIsp);
+        assert_eq!(
+            decision.reason.details,
+            "hosting network AS24940 (Hetzner Online GmbH)"
+        );
+        // On a list as well: the list is named, with the ASN.
+        hosted.ip.lists = on_lists(&[ListKind::Datacenter]);
+        assert_eq!(
+            decide(&hosted, &BlockerSettings::default()).reason.details,
+            "datacenter range (datacenter), AS24940 Hetzner Online GmbH"
+        );
+        // A consumer ISP's ASN is not.
+        let mut home = context();
+        home.ip.geo.asn = 7922;
+        assert_eq!(
+            decide(&home, &BlockerSettings::default()).activity,
+            DetectActivity::Visitor
         );
     }
 

@@ -1,9 +1,7 @@
 //! The network-origin facts every face asks about an IP, each defined once: "Tor", "VPN or
-//! proxy", "datacenter" and "reputation" mean the same to the visitor check, the identity face
-//! and the click face. The faces' rules word their evidence their own way; what counts does not
+//! proxy", "datacenter" (a datacenter range list, or an ASN the hosting classification names)
+//! and "reputation" mean the same to the visitor check, the identity face and the click face. The faces' rules word their evidence their own way; what counts does not
 //! differ between them.
-
-use std::fmt;
 
 use super::{IpFacts, ip_lists::ListKind};
 
@@ -36,16 +34,52 @@ impl Anonymity {
     }
 }
 
-/// A datacenter or hosting address, and where that is known from.
+/// Where the fact that an IP is a datacenter address comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Datacenter {
-    /// The list's label (`aws`, `hetzner`, ...).
-    pub source: String,
+pub enum DatacenterSource {
+    /// A datacenter range list, by its label (`AWS`).
+    List(String),
+    /// The hosting-ASN classification.
+    HostingAsn,
 }
 
-impl fmt::Display for Datacenter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
+/// An IP is a datacenter, cloud or hosting address, not a consumer ISP's: the one definition
+/// every face uses (the Blocker's `BLOCK BY IP NON-ISP`, the click rule `datacenter_ip`, the
+/// identity face).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datacenter {
+    /// What says so.
+    pub source: DatacenterSource,
+    /// The IP's ASN; 0 when unknown.
+    pub asn: u32,
+    /// The network's operator: the ASN database's organisation, else the classification's
+    /// name; empty when unknown.
+    pub organisation: String,
+}
+
+impl Datacenter {
+    /// The evidence as reasons show it: `datacenter range (AWS), AS16509 Amazon.com, Inc.` or
+    /// `hosting network AS24940 (Hetzner Online GmbH)`.
+    pub fn evidence(&self) -> String {
+        match &self.source {
+            DatacenterSource::List(label) => {
+                let mut text = format!("datacenter range ({label})");
+                if self.asn != 0 {
+                    text.push_str(&format!(", AS{}", self.asn));
+                    if !self.organisation.is_empty() {
+                        text.push(' ');
+                        text.push_str(&self.organisation);
+                    }
+                }
+                text
+            }
+            DatacenterSource::HostingAsn if self.organisation.is_empty() => {
+                format!("hosting network AS{}", self.asn)
+            }
+            DatacenterSource::HostingAsn => {
+                format!("hosting network AS{} ({})", self.asn, self.organisation)
+            }
+        }
     }
 }
 
@@ -71,13 +105,26 @@ impl IpFacts {
         })
     }
 
-    /// Whether the IP belongs to a datacenter or hosting network.
+    /// Whether the IP is a datacenter address: on a datacenter range list, or in an ASN the
+    /// hosting classification names. Lists win, being the more specific.
     pub fn datacenter(&self) -> Option<Datacenter> {
-        self.lists
-            .get(ListKind::Datacenter)
-            .map(|label| Datacenter {
-                source: label.to_string(),
-            })
+        if let Some(label) = self.lists.get(ListKind::Datacenter) {
+            return Some(Datacenter {
+                source: DatacenterSource::List(label.to_string()),
+                asn: self.geo.asn,
+                organisation: self.geo.company.clone(),
+            });
+        }
+        let hosting = self.hosting.as_ref()?;
+        Some(Datacenter {
+            source: DatacenterSource::HostingAsn,
+            asn: hosting.asn,
+            organisation: if self.geo.company.is_empty() {
+                hosting.organisation.to_string()
+            } else {
+                self.geo.company.clone()
+            },
+        })
     }
 
     /// The reputation list the IP is on, if any.
@@ -110,6 +157,7 @@ mod tests {
             lists: matches,
             hostname: None,
             hostname_match: None,
+            hosting: None,
         }
     }
 
@@ -143,7 +191,9 @@ mod tests {
             ],
             false,
         );
-        assert_eq!(both.datacenter().unwrap().to_string(), "aws");
+        let datacenter = both.datacenter().unwrap();
+        assert_eq!(datacenter.source, DatacenterSource::List("aws".into()));
+        assert_eq!(datacenter.evidence(), "datacenter range (aws)");
         assert_eq!(both.reputation(), Some("firehol"));
         let none = facts(&[(ListKind::Tor, "exits")], false);
         assert_eq!((none.datacenter(), none.reputation()), (None, None));

@@ -294,7 +294,7 @@ fn open_kind(kind: Kind, path: Option<&Path>) -> Result<Vec<Database>, GeoError>
 }
 
 /// `x-ipv4.mmdb` -> `x-ipv6.mmdb` and back, for databases split by IP version.
-fn other_ip_version_file(path: &Path) -> Option<PathBuf> {
+pub(crate) fn other_ip_version_file(path: &Path) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
     let other = if name.contains("-ipv4.") {
         name.replacen("-ipv4.", "-ipv6.", 1)
@@ -307,7 +307,7 @@ fn other_ip_version_file(path: &Path) -> Option<PathBuf> {
 }
 
 /// Year, month, day (UTC) of a Unix time.
-fn civil_date(epoch_seconds: u64) -> (i64, u32, u32) {
+pub(crate) fn civil_date(epoch_seconds: u64) -> (i64, u32, u32) {
     // Howard Hinnant's days-to-civil algorithm.
     let days = i64::try_from(epoch_seconds / 86_400).unwrap_or(0) + 719_468;
     let era = days.div_euclid(146_097);

@@ -252,6 +252,12 @@ impl IpListTables {
     /// The tables are those that inserting every range with [`IpListTables::insert`], file by
     /// file in name order and line by line, would give, but built in one sorted pass per table.
     pub fn load_dir(dir: &Path) -> Result<(Self, Vec<String>), std::io::Error> {
+        Self::load_dir_on(dir, all_cores())
+    }
+
+    /// [`IpListTables::load_dir`] on at most `threads` threads: a reload while the server
+    /// answers leaves the other cores to the requests.
+    pub fn load_dir_on(dir: &Path, threads: usize) -> Result<(Self, Vec<String>), std::io::Error> {
         let paths = list_files(dir)?;
         // Files are read and parsed on every core, largest first so that no core is left with a
         // big file at the end. The results are then taken in name order, so the first
@@ -265,7 +271,7 @@ impl IpListTables {
             })
             .collect();
         by_size.sort_unstable_by(|a, b| b.cmp(a));
-        let mut parsed = in_parallel(by_size, |(_, position)| {
+        let mut parsed = in_parallel(by_size, threads, |(_, position)| {
             let path = &paths[position];
             let parsed = std::fs::read_to_string(path).map(|text| ParsedList::parse(path, &text));
             (position, parsed)
@@ -283,11 +289,11 @@ impl IpListTables {
                 )),
             }
         }
-        Ok((Self::from_lists(lists), warnings))
+        Ok((Self::from_lists(lists, threads), warnings))
     }
 
     /// The tables holding `lists`, later lists overriding earlier ones of the same kind.
-    fn from_lists(lists: Vec<ParsedList>) -> Self {
+    fn from_lists(lists: Vec<ParsedList>, threads: usize) -> Self {
         let mut tables = Self::empty();
         let mut v4: [Vec<Labelled<u32>>; 5] = Default::default();
         let mut v6: [Vec<Labelled<u128>>; 5] = Default::default();
@@ -309,7 +315,7 @@ impl IpListTables {
             jobs.push(MapJob::V6(kind, v6));
         }
         jobs.sort_unstable_by_key(|job| std::cmp::Reverse(job.len()));
-        for built in in_parallel(jobs, MapJob::build) {
+        for built in in_parallel(jobs, threads, MapJob::build) {
             match built {
                 BuiltMap::V4(kind, map) => tables.tables[kind].v4 = map,
                 BuiltMap::V6(kind, map) => tables.tables[kind].v6 = map,
@@ -355,10 +361,12 @@ impl MapJob {
 /// returns the results in the items' order. Items are handed out one at a time as threads come
 /// free, so callers put the costliest first. Loading lists is the only parallel work here and
 /// runs at start-up and on reloads, so scoped threads serve it without a thread pool kept alive.
-fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(items.len());
+fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    work: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len());
     if threads <= 1 {
         return items.into_iter().map(work).collect();
     }
@@ -388,6 +396,11 @@ fn in_parallel<T: Send, R: Send>(items: Vec<T>, work: impl Fn(T) -> R + Sync) ->
     });
     done.sort_unstable_by_key(|&(position, _)| position);
     done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The machine's cores.
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// One list file, parsed: what it is and its ranges in file order, not yet in any table.

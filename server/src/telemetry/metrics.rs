@@ -60,6 +60,16 @@ pub struct Metrics {
     /// `gatehouse_intel_data_timestamp_seconds{table}`: when the loaded data was written (file
     /// modification time); its age is `time() - this`.
     pub intel_data_timestamp: GaugeVec,
+    /// `gatehouse_intel_feed_updates_total{feed, outcome}`: feed updates by outcome
+    /// (`updated`, `not_modified`, `failed`, `refused`).
+    pub intel_feed_updates: IntCounterVec,
+    /// `gatehouse_intel_feed_last_success_timestamp_seconds{feed}`: when the feed's data was
+    /// last confirmed current; its age is `time() - this`.
+    pub intel_feed_last_success: GaugeVec,
+    /// `gatehouse_intel_feed_entries{feed}`: entries in the feed's data in use.
+    pub intel_feed_entries: IntGaugeVec,
+    /// `gatehouse_intel_feed_failing{feed}`: 1 while the feed's last update failed.
+    pub intel_feed_failing: IntGaugeVec,
     /// `gatehouse_tls_reloads_total{outcome}`: certificate reloads.
     pub tls_reloads: IntCounterVec,
     /// `gatehouse_build_info{version}`: always 1.
@@ -181,6 +191,42 @@ impl Metrics {
                 &["table"],
             ),
         );
+        let intel_feed_updates = counter(
+            &registry,
+            "gatehouse_intel_feed_updates_total",
+            "Intelligence feed updates by feed and outcome (updated, not_modified, failed, refused).",
+            &["feed", "outcome"],
+        );
+        let intel_feed_last_success = register(
+            &registry,
+            GaugeVec::new(
+                Opts::new(
+                    "gatehouse_intel_feed_last_success_timestamp_seconds",
+                    "When each intelligence feed's data was last confirmed current, in Unix seconds.",
+                ),
+                &["feed"],
+            ),
+        );
+        let intel_feed_entries = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "gatehouse_intel_feed_entries",
+                    "Entries in each intelligence feed's data in use.",
+                ),
+                &["feed"],
+            ),
+        );
+        let intel_feed_failing = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "gatehouse_intel_feed_failing",
+                    "1 while an intelligence feed's last update failed (its last good data stays in use).",
+                ),
+                &["feed"],
+            ),
+        );
         let tls_reloads = counter(
             &registry,
             "gatehouse_tls_reloads_total",
@@ -213,6 +259,10 @@ impl Metrics {
             webhook_deliveries,
             intel_entries,
             intel_data_timestamp,
+            intel_feed_updates,
+            intel_feed_last_success,
+            intel_feed_entries,
+            intel_feed_failing,
             tls_reloads,
             build_info,
         }
@@ -287,6 +337,22 @@ mod tests {
         metrics.store_group_batches.observe(3.0);
         metrics.webhook_deliveries.with_label_values(&["ok"]).inc();
         metrics.intel_entries.with_label_values(&["tor"]).set(12);
+        metrics
+            .intel_feed_updates
+            .with_label_values(&["tor-exits", "updated"])
+            .inc();
+        metrics
+            .intel_feed_last_success
+            .with_label_values(&["tor-exits"])
+            .set(1.7e9);
+        metrics
+            .intel_feed_entries
+            .with_label_values(&["tor-exits"])
+            .set(3);
+        metrics
+            .intel_feed_failing
+            .with_label_values(&["tor-exits"])
+            .set(0);
         let text = metrics.render();
         for family in [
             "gatehouse_requests_total",
@@ -297,6 +363,10 @@ mod tests {
             "gatehouse_webhook_outbox_depth",
             "gatehouse_webhook_deliveries_total",
             "gatehouse_intel_entries",
+            "gatehouse_intel_feed_updates_total",
+            "gatehouse_intel_feed_last_success_timestamp_seconds",
+            "gatehouse_intel_feed_entries",
+            "gatehouse_intel_feed_failing",
             "gatehouse_build_info",
         ] {
             assert_eq!(

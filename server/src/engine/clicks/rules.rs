@@ -3,7 +3,7 @@
 //! human-readable evidence; the decision sums them.
 
 use crate::{
-    intel::{IpFacts, user_agent::UaFacts},
+    intel::{IpFacts, facts::DatacenterSource, user_agent::UaFacts},
     tenancy::ClickRuleSettings,
 };
 
@@ -187,7 +187,16 @@ fn gclid_reuse(history: &VisitorHistory<'_>) -> Option<String> {
 
 fn datacenter_ip(history: &VisitorHistory<'_>) -> Option<String> {
     let datacenter = history.ip?.datacenter()?;
-    Some(format!("{} IP range", datacenter.source.to_uppercase()))
+    Some(match &datacenter.source {
+        DatacenterSource::List(label) => format!("{} IP range", label.to_uppercase()),
+        DatacenterSource::HostingAsn if datacenter.organisation.is_empty() => {
+            format!("Hosting network AS{}", datacenter.asn)
+        }
+        DatacenterSource::HostingAsn => format!(
+            "Hosting network AS{} ({})",
+            datacenter.asn, datacenter.organisation
+        ),
+    })
 }
 
 fn no_js(history: &VisitorHistory<'_>) -> Option<String> {
@@ -388,6 +397,7 @@ mod tests {
             lists: tables.lookup(ip),
             hostname: None,
             hostname_match: None,
+            hosting: None,
         }
     }
 

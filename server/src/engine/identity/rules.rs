@@ -410,6 +410,7 @@ mod tests {
                 lists: tables.lookup(ip),
                 hostname: None,
                 hostname_match: None,
+                hosting: None,
             }
         };
         for (ip, event_type, details) in [
