@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use super::{id_key, page, read};
+use super::{id_key, index_every, page, read};
 use crate::{
     engine::identity::records::{BanRecord, BanSubjectKind},
-    store::{Keyspace, Store, StoreError, WriteBatch, decode, encode, tenant_key},
+    store::{Keyspace, Store, StoreError, WriteBatch, encode, tenant_key},
     tenancy::TenantId,
 };
 
@@ -168,35 +168,23 @@ impl Bans {
     /// Writes the in-force index entry of every ban not lifted (data dirs of releases without
     /// it); returns how many.
     pub async fn build_in_force_index(store: &dyn Store) -> Result<u64, StoreError> {
-        const PAGE: usize = 1000;
-        let mut indexed = 0;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = store
-                .scan_prefix(Keyspace::Bans, b"", after.as_deref(), PAGE)
-                .await?;
-            let mut batch = WriteBatch::new();
-            for (key, bytes) in &page {
-                let ban: BanRecord = decode(Keyspace::Bans, bytes)?;
-                let Some(tenant_len) = key.len().checked_sub(ban.ban_id.len() + 1) else {
-                    continue;
-                };
-                if ban.lifted_ms == 0 {
-                    let tenant = String::from_utf8_lossy(&key[..tenant_len]);
-                    batch.put(
-                        Keyspace::BanIndex,
-                        in_force_key(&tenant, &ban.ban_id),
-                        Vec::new(),
-                    );
-                    indexed += 1;
+        index_every(
+            store,
+            Keyspace::Bans,
+            |ban: &BanRecord| &ban.ban_id,
+            |batch, tenant, ban| {
+                if ban.lifted_ms != 0 {
+                    return false;
                 }
-            }
-            store.apply(batch).await?;
-            match page.last() {
-                Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
-                _ => return Ok(indexed),
-            }
-        }
+                batch.put(
+                    Keyspace::BanIndex,
+                    in_force_key(tenant, &ban.ban_id),
+                    Vec::new(),
+                );
+                true
+            },
+        )
+        .await
     }
 }
 

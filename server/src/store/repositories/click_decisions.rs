@@ -9,12 +9,11 @@
 
 use std::sync::Arc;
 
-use super::{id_key, read};
+use super::{id_key, index_every, read};
 use crate::{
     engine::clicks::records::{BlocklistRecord, DecisionRecord, Label},
     store::{
-        Keyspace, Store, StoreError, WriteBatch, decode, decode_counter, encode, tenant_key,
-        tenant_prefix,
+        Keyspace, Store, StoreError, WriteBatch, decode_counter, encode, tenant_key, tenant_prefix,
     },
     tenancy::TenantId,
 };
@@ -172,33 +171,20 @@ impl ClickDecisions {
     /// Writes the index entry of every blocklist entry (data dirs of releases without the
     /// index); returns how many.
     pub async fn build_blocklist_index(store: &dyn Store) -> Result<u64, StoreError> {
-        const PAGE: usize = 1000;
-        let mut indexed = 0;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = store
-                .scan_prefix(Keyspace::ClickBlocklist, b"", after.as_deref(), PAGE)
-                .await?;
-            let mut batch = WriteBatch::new();
-            for (key, bytes) in &page {
-                let record: BlocklistRecord = decode(Keyspace::ClickBlocklist, bytes)?;
-                let Some(tenant_len) = key.len().checked_sub(record.ip.len() + 1) else {
-                    continue;
-                };
-                let tenant = String::from_utf8_lossy(&key[..tenant_len]);
+        index_every(
+            store,
+            Keyspace::ClickBlocklist,
+            |record: &BlocklistRecord| &record.ip,
+            |batch, tenant, record| {
                 batch.put(
                     Keyspace::ClickBlocklistIndex,
-                    blocklist_index_key(&tenant, &record),
+                    blocklist_index_key(tenant, record),
                     Vec::new(),
                 );
-                indexed += 1;
-            }
-            store.apply(batch).await?;
-            match page.last() {
-                Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
-                _ => return Ok(indexed),
-            }
-        }
+                true
+            },
+        )
+        .await
     }
 
     /// Adds adding `delta` to the counter `name` of `day` to `batch`.

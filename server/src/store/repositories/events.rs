@@ -138,31 +138,18 @@ impl EventLog {
     /// Writes the index entries of every stored event (the migration to format 2, when the
     /// index was added); returns how many events it indexed. Safe to run again.
     pub async fn build_index(store: &dyn Store) -> Result<u64, StoreError> {
-        const PAGE: usize = 1000;
-        let mut indexed = 0;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = store
-                .scan_prefix(Keyspace::Events, b"", after.as_deref(), PAGE)
-                .await?;
-            let mut batch = WriteBatch::new();
-            for (key, bytes) in &page {
-                let event: EventRecord = decode(Keyspace::Events, bytes)?;
-                let Some(tenant_len) = key.len().checked_sub(event.event_id.len() + 1) else {
-                    continue;
-                };
-                let tenant = String::from_utf8_lossy(&key[..tenant_len]);
-                for index_key in index_keys(&tenant, &event) {
+        super::index_every(
+            store,
+            Keyspace::Events,
+            |event: &EventRecord| &event.event_id,
+            |batch, tenant, event| {
+                for index_key in index_keys(tenant, event) {
                     batch.put(Keyspace::EventIndex, index_key, Vec::new());
                 }
-                indexed += 1;
-            }
-            store.apply(batch).await?;
-            match page.last() {
-                Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
-                _ => return Ok(indexed),
-            }
-        }
+                true
+            },
+        )
+        .await
     }
 }
 

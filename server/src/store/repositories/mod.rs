@@ -38,7 +38,7 @@ pub use tenants::Tenants;
 pub use verify_memory::VerifyMemory;
 pub use webhooks::{Queued, WebhookRecords};
 
-use super::{Keyspace, Store, StoreError, decode, tenant_key, tenant_prefix};
+use super::{Keyspace, Store, StoreError, WriteBatch, decode, tenant_key, tenant_prefix};
 use crate::tenancy::TenantId;
 
 /// Reads and decodes one record.
@@ -74,6 +74,42 @@ async fn page<T: DeserializeOwned>(
         .into_iter()
         .map(|(_, bytes)| decode(space, &bytes))
         .collect()
+}
+
+/// Reads every record of `space` (keys `tenant / id`), a page at a time, and adds the writes
+/// `index` makes for each, given the record's tenant id as stored, to one batch per page: how
+/// an index is built for data dirs of releases without it. Returns how many records `index`
+/// wrote for. `id` gives a record's id, to split its key.
+async fn index_every<T: DeserializeOwned>(
+    store: &dyn Store,
+    space: Keyspace,
+    id: impl Fn(&T) -> &str,
+    index: impl Fn(&mut WriteBatch, &str, &T) -> bool,
+) -> Result<u64, StoreError> {
+    const PAGE: usize = 1000;
+    let mut indexed = 0;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = store
+            .scan_prefix(space, b"", after.as_deref(), PAGE)
+            .await?;
+        let mut batch = WriteBatch::new();
+        for (key, bytes) in &page {
+            let record: T = decode(space, bytes)?;
+            let Some(tenant_len) = key.len().checked_sub(id(&record).len() + 1) else {
+                continue;
+            };
+            let tenant = String::from_utf8_lossy(&key[..tenant_len]);
+            if index(&mut batch, &tenant, &record) {
+                indexed += 1;
+            }
+        }
+        store.apply(batch).await?;
+        match page.last() {
+            Some((key, _)) if page.len() == PAGE => after = Some(key.clone()),
+            _ => return Ok(indexed),
+        }
+    }
 }
 
 /// The key of a tenant's record by its id.
