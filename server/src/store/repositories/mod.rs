@@ -1,7 +1,7 @@
 //! Repositories: one module per kind of record. Each owns its records' keys, the indexes that
 //! keep its lists cheap, and their encoding, so the engine asks for records by what they are
 //! (`events.page(tenant, filter, ..)`, `bans.active_on(tenant, subjects, now)`) and never builds
-//! a key. Writes are added to the caller's [`WriteBatch`](super::WriteBatch), so one request's
+//! a key. Writes are added to the caller's [`WriteBatch`], so one request's
 //! writes across repositories still commit together.
 
 pub mod approvals;
